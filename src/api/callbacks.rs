@@ -1,0 +1,31 @@
+//! `POST /callbacks/{account_id}`: provider notifications, verified on the raw bytes as received.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::orders::ingest::ingest_callback;
+use crate::providers::RawCallback;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/callbacks/{account_id}", post(receive))
+}
+
+async fn receive(
+    State(state): State<AppState>,
+    Path(account_id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(provider) = state.registry.get(&account_id) else {
+        return ApiError::not_found("provider account").into_response();
+    };
+    let raw = RawCallback { headers, body };
+    let result = ingest_callback(&state.pool, provider.as_ref(), &raw).await;
+    provider.ack(result)
+}

@@ -1,0 +1,45 @@
+//! HTTP routers: merchant API (`/v1`), provider callbacks (`/callbacks`), ops (`/ops`), health.
+
+pub mod auth;
+pub mod callbacks;
+pub mod extract;
+pub mod health;
+pub mod merchant;
+pub mod ops;
+
+use axum::Router;
+use axum::http::{HeaderName, Request};
+use tower::ServiceBuilder;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::AppState;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const MAX_BODY_BYTES: usize = 256 * 1024;
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(merchant::router())
+        .merge(callbacks::router())
+        .merge(ops::router())
+        .merge(health::router())
+        .with_state(state)
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+                .layer(
+                    TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+                        let request_id = request
+                            .headers()
+                            .get(REQUEST_ID)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("-");
+                        tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id, merchant = tracing::field::Empty)
+                    }),
+                )
+                .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+                .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES)),
+        )
+}

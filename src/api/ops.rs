@@ -1,0 +1,133 @@
+//! `/ops`: what an operator needs to look up any order, callback or event (separate bearer token).
+
+use axum::extract::{Path, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::api::auth::Operator;
+use crate::api::extract::QueryParams;
+use crate::error::ApiError;
+use crate::orders::views::{DepositView, WithdrawalView};
+use crate::store::{callbacks, deposits, transitions, withdrawals};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/ops/orders/{id}", get(order))
+        .route("/ops/callbacks", get(list_callbacks))
+        .route("/ops/events", get(list_events))
+        .route(
+            "/ops/withdrawals/attention",
+            get(withdrawals_needing_attention),
+        )
+        .route("/ops/accounts", get(accounts))
+        .route("/ops/accounts/{id}/assets", get(account_assets))
+}
+
+/// A deposit or withdrawal by id, with its transitions and the provider events behind them.
+async fn order(
+    State(state): State<AppState>,
+    _: Operator,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = Uuid::parse_str(&id).map_err(|_| ApiError::not_found("order"))?;
+    let order = if let Some(row) = deposits::find(&state.pool, id).await? {
+        json!({ "kind": "deposit", "merchant_id": row.merchant_id, "order": DepositView::from(&row),
+                "review_reason": row.review_reason })
+    } else if let Some(row) = withdrawals::find(&state.pool, id).await? {
+        json!({ "kind": "withdrawal", "merchant_id": row.merchant_id, "order": WithdrawalView::from(&row),
+                "review_reason": row.review_reason })
+    } else {
+        return Err(ApiError::not_found("order"));
+    };
+    let history = transitions::list_for_order(&state.pool, id).await?;
+    let events = callbacks::list_events(&state.pool, None, Some(id), 200).await?;
+    Ok(Json(
+        json!({ "order": order, "history": history, "events": events }),
+    ))
+}
+
+#[derive(Deserialize)]
+struct CallbackQuery {
+    account: Option<String>,
+    outcome: Option<String>,
+    limit: Option<i64>,
+}
+
+async fn list_callbacks(
+    State(state): State<AppState>,
+    _: Operator,
+    QueryParams(query): QueryParams<CallbackQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    let rows = callbacks::list_callbacks(
+        &state.pool,
+        query.account.as_deref(),
+        query.outcome.as_deref(),
+        limit,
+    )
+    .await?;
+    Ok(Json(json!({ "data": rows })))
+}
+
+#[derive(Deserialize)]
+struct EventQuery {
+    /// applied | stale | unknown_status | orphan | needs_review
+    outcome: Option<String>,
+    limit: Option<i64>,
+}
+
+async fn list_events(
+    State(state): State<AppState>,
+    _: Operator,
+    QueryParams(query): QueryParams<EventQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    let rows = callbacks::list_events(&state.pool, query.outcome.as_deref(), None, limit).await?;
+    Ok(Json(json!({ "data": rows })))
+}
+
+/// Flagged withdrawals, and those not terminal for over 30 minutes.
+async fn withdrawals_needing_attention(
+    State(state): State<AppState>,
+    _: Operator,
+) -> Result<Json<Value>, ApiError> {
+    let rows = withdrawals::list_needing_attention(&state.pool, 30 * 60).await?;
+    let data: Vec<Value> = rows
+        .iter()
+        .map(|row| {
+            json!({ "merchant_id": row.merchant_id, "withdrawal": WithdrawalView::from(row),
+                           "review_reason": row.review_reason })
+        })
+        .collect();
+    Ok(Json(json!({ "data": data })))
+}
+
+async fn accounts(State(state): State<AppState>, _: Operator) -> Json<Value> {
+    let data: Vec<Value> = state
+        .registry
+        .all()
+        .map(|p| {
+            json!({ "id": p.account_id(), "kind": p.kind().as_str(), "assets": p.assets(),
+                         "callback_url": state.callback_url(p.account_id()) })
+        })
+        .collect();
+    Json(json!({ "data": data }))
+}
+
+/// The coins the provider reports right now, each with the chain/asset it maps to here.
+async fn account_assets(
+    State(state): State<AppState>,
+    _: Operator,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let provider = state
+        .registry
+        .get(&id)
+        .ok_or_else(|| ApiError::not_found("provider account"))?;
+    let assets = provider.supported_assets().await?;
+    Ok(Json(json!({ "data": assets })))
+}

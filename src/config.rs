@@ -1,0 +1,280 @@
+//! Typed settings: `config/default.toml`, then an optional file named by `CUSTODY_CONFIG`, then
+//! environment overrides `CUSTODY__SECTION__KEY` (and `DATABASE_URL`).
+
+use std::path::Path;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    #[serde(default)]
+    pub log: LogSettings,
+    #[serde(default)]
+    pub sim: SimSettings,
+    #[serde(default)]
+    pub ops: OpsSettings,
+    #[serde(default)]
+    pub workers: WorkerSettings,
+    /// Provider accounts in routing order: the first enabled account serving a chain/asset is used
+    /// when a request names none.
+    #[serde(default)]
+    pub providers: Vec<ProviderAccountSettings>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerSettings {
+    pub bind: String,
+    /// Base URL at which providers reach this gateway (callback URLs are built from it).
+    /// Defaults to `http://<bound address>`.
+    #[serde(default)]
+    pub public_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseSettings {
+    pub url: SecretString,
+    #[serde(default = "default_max_connections")]
+    pub max_connections: u32,
+    /// Create the database named in `url` when it does not exist yet.
+    #[serde(default = "yes")]
+    pub create_if_missing: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+pub struct LogSettings {
+    /// `pretty` (default) or `json`.
+    #[serde(default)]
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    #[default]
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+pub struct SimSettings {
+    /// Serve the provider simulators under `/sim` on the gateway's own listener, and point every
+    /// account whose `base_url` is `"sim"` at them.
+    #[serde(default)]
+    pub enabled: bool,
+    /// API key of the demo merchant created at start-up in simulator mode.
+    #[serde(default)]
+    pub demo_api_key: Option<SecretString>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+pub struct OpsSettings {
+    /// Bearer token for `/ops`; without one the ops API refuses every call.
+    #[serde(default)]
+    pub token: Option<SecretString>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderKind {
+    Udun,
+}
+
+impl ProviderKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::Udun => "udun",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ProviderAccountSettings {
+    /// Stable account id, e.g. `udun-main`; part of callback URLs and of every stored event.
+    pub id: String,
+    pub kind: ProviderKind,
+    /// The provider's API base URL, or `"sim"` for the built-in simulator.
+    pub base_url: String,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    #[serde(default = "default_timeout_secs")]
+    pub timeout_secs: u64,
+    #[serde(default)]
+    pub udun: Option<UdunSettings>,
+    #[serde(default)]
+    pub assets: Vec<AssetSettings>,
+}
+
+impl ProviderAccountSettings {
+    pub fn uses_simulator(&self) -> bool {
+        self.base_url == "sim"
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct UdunSettings {
+    pub merchant_id: String,
+    /// The API key, or leave it out and name an environment variable in `api_key_env`.
+    #[serde(default)]
+    pub api_key: Option<SecretString>,
+    #[serde(default)]
+    pub api_key_env: Option<String>,
+    /// `withdraw` (reviewed in the Udun console) or `proxypay` (automatic payment).
+    #[serde(default)]
+    pub withdraw_mode: UdunWithdrawMode,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum UdunWithdrawMode {
+    #[default]
+    Withdraw,
+    Proxypay,
+}
+
+/// One chain/asset an account serves, with the provider's own identifiers for it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AssetSettings {
+    pub chain: String,
+    pub asset: String,
+    pub decimals: u32,
+    /// Udun: main coin number (SLIP-44), e.g. "60".
+    #[serde(default)]
+    pub main_coin_type: Option<String>,
+    /// Udun: coin number, or the token's contract address.
+    #[serde(default)]
+    pub coin_type: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("configuration: {0}")]
+    Load(#[from] config::ConfigError),
+    #[error("configuration: {0}")]
+    Invalid(String),
+}
+
+fn default_max_connections() -> u32 {
+    20
+}
+fn default_timeout_secs() -> u64 {
+    15
+}
+fn yes() -> bool {
+    true
+}
+
+impl Settings {
+    /// Loads `config/default.toml` (relative to `dir`), the file named by `CUSTODY_CONFIG` if set,
+    /// then the environment.
+    pub fn load(dir: &Path) -> Result<Settings, SettingsError> {
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from(dir.join("default.toml")).required(false));
+        if let Ok(extra) = std::env::var("CUSTODY_CONFIG") {
+            builder = builder.add_source(config::File::with_name(&extra).required(true));
+        }
+        builder = builder.add_source(
+            config::Environment::with_prefix("CUSTODY")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true),
+        );
+        if let Ok(url) = std::env::var("DATABASE_URL") {
+            builder = builder.set_override("database.url", url)?;
+        }
+        let settings: Settings = builder.build()?.try_deserialize()?;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    /// Loads settings from a TOML string alone (tests and tools).
+    pub fn from_toml(text: &str) -> Result<Settings, SettingsError> {
+        let settings: Settings = config::Config::builder()
+            .add_source(config::File::from_str(text, config::FileFormat::Toml))
+            .build()?
+            .try_deserialize()?;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    fn check(&self) -> Result<(), SettingsError> {
+        let mut seen = std::collections::HashSet::new();
+        for account in &self.providers {
+            if !seen.insert(account.id.as_str()) {
+                return Err(SettingsError::Invalid(format!(
+                    "provider account id {:?} appears twice",
+                    account.id
+                )));
+            }
+            if account.id.is_empty()
+                || !account
+                    .id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(SettingsError::Invalid(format!(
+                    "provider account id {:?}: use letters, digits, '-' and '_'",
+                    account.id
+                )));
+            }
+            if account.uses_simulator() && !self.sim.enabled {
+                return Err(SettingsError::Invalid(format!(
+                    "provider account {:?} uses base_url \"sim\" but sim.enabled is false",
+                    account.id
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn database_url(&self) -> &str {
+        self.database.url.expose_secret()
+    }
+}
+
+/// Reads a secret given inline or through an environment variable.
+pub fn resolve_secret(
+    inline: &Option<SecretString>,
+    env_name: &Option<String>,
+    what: &str,
+) -> Result<SecretString, SettingsError> {
+    if let Some(secret) = inline {
+        return Ok(secret.clone());
+    }
+    if let Some(name) = env_name {
+        return std::env::var(name).map(SecretString::from).map_err(|_| {
+            SettingsError::Invalid(format!("{what}: environment variable {name} is not set"))
+        });
+    }
+    Err(SettingsError::Invalid(format!(
+        "{what}: give it inline or through an *_env variable"
+    )))
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct WorkerSettings {
+    /// How often withdrawals stuck in `accepted` or `unknown` are sent again (same request id).
+    #[serde(default = "default_resubmit_interval")]
+    pub resubmit_interval_secs: u64,
+    /// How long a withdrawal must have been `accepted` or `unknown` before it is sent again.
+    #[serde(default = "default_resubmit_after")]
+    pub resubmit_after_secs: u64,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        WorkerSettings {
+            resubmit_interval_secs: default_resubmit_interval(),
+            resubmit_after_secs: default_resubmit_after(),
+        }
+    }
+}
+
+fn default_resubmit_interval() -> u64 {
+    10
+}
+fn default_resubmit_after() -> u64 {
+    60
+}

@@ -1,0 +1,10 @@
+//! Provider-independent types: exact money, chain/asset ids, order states.
+
+pub mod address_rules;
+pub mod assets;
+pub mod money;
+pub mod states;
+
+pub use assets::ChainAsset;
+pub use money::{Amount, AmountError};
+pub use states::{DepositState, OrderKind, WithdrawalState};

@@ -1,0 +1,144 @@
+//! The API error: a status, a machine-readable code and a message, rendered as
+//! `{"error":{"code","message","details"}}`. Internal causes are logged, never shown.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::domain::AmountError;
+use crate::providers::ProviderError;
+use crate::providers::registry::RouteError;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub details: Option<Value>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            details: None,
+        }
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    pub fn unauthorized() -> ApiError {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "missing or invalid credentials: send Authorization: Bearer <api key>",
+        )
+    }
+
+    pub fn not_found(what: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} not found"),
+        )
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::CONFLICT, code, message)
+    }
+
+    pub fn internal() -> ApiError {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error",
+        )
+    }
+
+    pub fn with_details(mut self, details: Value) -> ApiError {
+        self.details = Some(details);
+        self
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut error = json!({ "code": self.code, "message": self.message });
+        if let Some(details) = self.details {
+            error["details"] = details;
+        }
+        (self.status, Json(json!({ "error": error }))).into_response()
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(err: sqlx::Error) -> ApiError {
+        tracing::error!(error = %err, "database error");
+        ApiError::internal()
+    }
+}
+
+impl From<AmountError> for ApiError {
+    fn from(err: AmountError) -> ApiError {
+        let code = match err {
+            AmountError::NotADecimal => "amount_invalid",
+            AmountError::NotPositive => "amount_not_positive",
+            AmountError::TooPrecise { .. } => "amount_precision",
+            AmountError::TooLarge => "amount_too_large",
+        };
+        let mut error = ApiError::bad_request(code, err.to_string());
+        if let AmountError::TooPrecise { max } = err {
+            error = error.with_details(json!({ "max_decimals": max }));
+        }
+        error
+    }
+}
+
+impl From<RouteError> for ApiError {
+    fn from(err: RouteError) -> ApiError {
+        let code = match err {
+            RouteError::UnknownAccount(_) => "unknown_provider",
+            RouteError::AccountDoesNotServe { .. } | RouteError::NotServed(_) => {
+                "unsupported_asset"
+            }
+        };
+        ApiError::bad_request(code, err.to_string())
+    }
+}
+
+impl From<ProviderError> for ApiError {
+    fn from(err: ProviderError) -> ApiError {
+        match &err {
+            ProviderError::Refused { code, message } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "provider_refused",
+                format!("the provider refused the request: {message}"),
+            )
+            .with_details(json!({ "provider_code": code })),
+            ProviderError::Duplicate => ApiError::conflict("provider_duplicate", err.to_string()),
+            ProviderError::Unsupported(message) => {
+                ApiError::bad_request("unsupported", message.clone())
+            }
+            ProviderError::Unknown {
+                timed_out: true, ..
+            } => ApiError::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "provider_timeout",
+                "the provider did not answer in time",
+            ),
+            ProviderError::Unknown { .. } | ProviderError::Unreachable(_) => {
+                tracing::warn!(error = %err, "provider unavailable");
+                ApiError::new(
+                    StatusCode::BAD_GATEWAY,
+                    "provider_unavailable",
+                    "the provider is unavailable",
+                )
+            }
+        }
+    }
+}

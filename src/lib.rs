@@ -1,0 +1,193 @@
+//! custody-gateway: one merchant API over several custody providers, with exactly-once callbacks.
+
+pub mod api;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod orders;
+pub mod providers;
+pub mod sim;
+pub mod store;
+pub mod telemetry;
+pub mod workers;
+
+use std::net::SocketAddr;
+use std::ops::Deref;
+use std::sync::Arc;
+
+use secrecy::ExposeSecret;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::{Settings, SettingsError};
+use crate::providers::Registry;
+
+/// What every handler and worker shares.
+#[derive(Clone)]
+pub struct AppState(Arc<AppStateInner>);
+
+pub struct AppStateInner {
+    pub settings: Settings,
+    pub pool: PgPool,
+    pub registry: Registry,
+    /// The base URL providers reach this gateway at.
+    pub public_url: String,
+}
+
+impl Deref for AppState {
+    type Target = AppStateInner;
+    fn deref(&self) -> &AppStateInner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn callback_url(&self, account_id: &str) -> String {
+        format!("{}/callbacks/{account_id}", self.public_url)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("cannot listen on {bind}: {source}")]
+    Bind {
+        bind: String,
+        source: std::io::Error,
+    },
+}
+
+/// A gateway serving in the background; dropping it does not stop it, `shutdown` does.
+pub struct Gateway {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    /// Set when the simulator mode created the demo merchant.
+    pub demo_api_key: Option<String>,
+    stop: watch::Sender<bool>,
+    server: JoinHandle<()>,
+}
+
+impl Gateway {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.server.await;
+    }
+
+    /// Waits until the server stops (on shutdown or a signal).
+    pub async fn wait(self) {
+        let _ = self.server.await;
+    }
+}
+
+pub async fn connect_database(settings: &Settings) -> Result<PgPool, StartError> {
+    let pool = store::connect(
+        settings.database_url(),
+        settings.database.max_connections,
+        settings.database.create_if_missing,
+    )
+    .await?;
+    store::migrate(&pool).await?;
+    Ok(pool)
+}
+
+/// Connects, migrates, binds, and serves the gateway (and, in simulator mode, the simulators on
+/// the same listener) with its background workers.
+pub async fn start(settings: Settings) -> Result<Gateway, StartError> {
+    let pool = connect_database(&settings).await?;
+    let listener = TcpListener::bind(&settings.server.bind)
+        .await
+        .map_err(|source| StartError::Bind {
+            bind: settings.server.bind.clone(),
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Bind {
+        bind: settings.server.bind.clone(),
+        source,
+    })?;
+    let public_url = settings
+        .server
+        .public_url
+        .clone()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| format!("http://{addr}"))
+        .trim_end_matches('/')
+        .to_owned();
+    let sim_base = settings.sim.enabled.then(|| format!("http://{addr}"));
+    let registry = Registry::build(&settings, sim_base.as_deref())?;
+
+    let demo_api_key = match (&settings.sim.enabled, &settings.sim.demo_api_key) {
+        (true, Some(key)) => {
+            orders::merchants::ensure_demo_merchant(&pool, key.expose_secret()).await?;
+            Some(key.expose_secret().to_owned())
+        }
+        _ => None,
+    };
+
+    let state = AppState(Arc::new(AppStateInner {
+        settings: settings.clone(),
+        pool,
+        registry,
+        public_url,
+    }));
+    let mut router = api::router(state.clone());
+    if settings.sim.enabled {
+        router = router.merge(sim::router(&settings));
+    }
+
+    let (stop, mut stopped) = watch::channel(false);
+    let workers = workers::spawn(state.clone(), stop.subscribe());
+    let server = tokio::spawn(async move {
+        let shutdown = async move {
+            tokio::select! {
+                _ = stopped.changed() => {}
+                _ = shutdown_signal() => {}
+            }
+        };
+        if let Err(err) = axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
+            tracing::error!(error = %err, "server stopped");
+        }
+        workers.abort();
+    });
+    Ok(Gateway {
+        addr,
+        state,
+        demo_api_key,
+        stop,
+        server,
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+}

@@ -1,0 +1,72 @@
+//! Deposit addresses: one per merchant user, chain and provider account, created at the provider
+//! once and remembered. Creation may fail over to the next account serving the pair.
+
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::domain::ChainAsset;
+use crate::error::ApiError;
+use crate::providers::{AddressRequest, ProviderError};
+use crate::store::addresses::{self, AddressRow, NewAddress};
+
+/// The user's address for the pair, and whether this call created it.
+pub async fn get_or_create_address(
+    state: &AppState,
+    merchant_id: Uuid,
+    user_id: &str,
+    chain_asset: &ChainAsset,
+    provider: Option<&str>,
+) -> Result<(AddressRow, bool), ApiError> {
+    let candidates = state.registry.route(chain_asset, provider)?;
+    for candidate in &candidates {
+        if let Some(existing) = addresses::find_user_address(
+            &state.pool,
+            merchant_id,
+            user_id,
+            candidate.account_id(),
+            &chain_asset.chain,
+        )
+        .await?
+        {
+            return Ok((existing, false));
+        }
+    }
+
+    let mut last_error: Option<ProviderError> = None;
+    for candidate in &candidates {
+        let callback_url = state.callback_url(candidate.account_id());
+        let request = AddressRequest {
+            user_id,
+            chain_asset,
+            callback_url: &callback_url,
+        };
+        match candidate.create_address(&request).await {
+            Ok(created) => {
+                let (row, inserted) = addresses::insert_or_get(
+                    &state.pool,
+                    &NewAddress {
+                        merchant_id,
+                        user_id,
+                        account_id: candidate.account_id(),
+                        chain: &chain_asset.chain,
+                        asset: &chain_asset.asset,
+                        address: &created.address,
+                        memo: created.memo.as_deref(),
+                    },
+                )
+                .await?;
+                if inserted {
+                    tracing::info!(account = candidate.account_id(), address = %row.address, "deposit address created");
+                }
+                return Ok((row, inserted));
+            }
+            Err(err) => {
+                tracing::warn!(account = candidate.account_id(), error = %err, "address creation failed; trying the next account");
+                last_error = Some(err);
+            }
+        }
+    }
+    Err(last_error
+        .map(ApiError::from)
+        .unwrap_or_else(ApiError::internal))
+}

@@ -1,0 +1,169 @@
+//! Callback ingress (DESIGN §4): one transaction per callback — store the raw callback, claim each
+//! event key, apply the new events, queue notifications — and only after the commit, acknowledge.
+
+use axum::http::HeaderMap;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::orders::EventOutcome;
+use crate::orders::deposits::apply_deposit_event;
+use crate::orders::withdrawals::apply_withdrawal_event;
+use crate::providers::{AckResult, EventBody, Provider, ProviderEvent, RawCallback};
+use crate::store::callbacks;
+
+/// Headers that may carry credentials are not stored.
+const REDACTED_HEADERS: [&str; 5] = [
+    "authorization",
+    "cookie",
+    "x-api-key",
+    "x-pay-key",
+    "proxy-authorization",
+];
+
+pub async fn ingest_callback(
+    pool: &PgPool,
+    provider: &dyn Provider,
+    raw: &RawCallback,
+) -> AckResult {
+    let account_id = provider.account_id();
+    match store_callback(pool, provider, raw).await {
+        Ok(result) => result,
+        Err(err) => {
+            tracing::error!(account = account_id, error = %err, "callback could not be stored; asking the provider to retry");
+            AckResult::RetryLater
+        }
+    }
+}
+
+async fn store_callback(
+    pool: &PgPool,
+    provider: &dyn Provider,
+    raw: &RawCallback,
+) -> Result<AckResult, sqlx::Error> {
+    let account_id = provider.account_id();
+    let headers = redacted_headers(&raw.headers);
+    let body = String::from_utf8_lossy(&raw.body);
+    let callback_id = Uuid::now_v7();
+    let mut record = callbacks::NewCallback {
+        id: callback_id,
+        account_id,
+        content_type: raw.content_type(),
+        headers: &headers,
+        body: &body,
+        verified: false,
+        outcome: "rejected",
+        reject_reason: None,
+        event_count: 0,
+    };
+
+    let events = match provider.parse_callback(raw) {
+        Ok(events) => events,
+        Err(err) => {
+            let reason = err.to_string();
+            tracing::warn!(account = account_id, callback_id = %callback_id, reason = %reason, "callback rejected");
+            record.reject_reason = Some(&reason);
+            callbacks::insert_callback(pool, &record).await?;
+            return Ok(AckResult::Rejected);
+        }
+    };
+
+    let mut tx = pool.begin().await?;
+    record.verified = true;
+    record.outcome = "processed";
+    record.event_count = events.len() as i32;
+    callbacks::insert_callback(&mut *tx, &record).await?;
+    let mut new_events = 0;
+    for event in &events {
+        if record_event(&mut tx, account_id, Some(callback_id), "callback", event).await? {
+            new_events += 1;
+        }
+    }
+    if new_events == 0 {
+        callbacks::set_callback_outcome(&mut tx, callback_id, "duplicate").await?;
+    }
+    tx.commit().await?;
+    tracing::info!(account = account_id, callback_id = %callback_id, events = events.len(), new_events, "callback stored");
+    Ok(AckResult::Processed)
+}
+
+/// Claims the event's key and applies it; false when the key was already taken (a duplicate).
+pub async fn record_event(
+    conn: &mut PgConnection,
+    account_id: &str,
+    callback_id: Option<Uuid>,
+    source: &str,
+    event: &ProviderEvent,
+) -> Result<bool, sqlx::Error> {
+    let payload = serde_json::to_value(&event.body).expect("events serialize");
+    let order_kind = match event.body {
+        EventBody::Deposit(_) => "deposit",
+        EventBody::Withdrawal(_) => "withdrawal",
+    };
+    let claimed = callbacks::insert_event(
+        conn,
+        &callbacks::NewEvent {
+            account_id,
+            event_key: &event.event_key,
+            callback_id,
+            source,
+            order_kind,
+            provider_ref: &event.provider_ref,
+            provider_status: &event.provider_status,
+            payload: &payload,
+        },
+    )
+    .await?;
+    let Some(event_id) = claimed else {
+        return Ok(false);
+    };
+    let outcome: EventOutcome = match &event.body {
+        EventBody::Deposit(deposit) => {
+            apply_deposit_event(
+                conn,
+                account_id,
+                &event.provider_ref,
+                deposit,
+                event_id,
+                source,
+            )
+            .await?
+        }
+        EventBody::Withdrawal(withdrawal) => {
+            apply_withdrawal_event(
+                conn,
+                account_id,
+                &event.provider_ref,
+                withdrawal,
+                event_id,
+                source,
+            )
+            .await?
+        }
+    };
+    if outcome.outcome != "applied" {
+        tracing::warn!(account = account_id, event_key = %event.event_key, outcome = outcome.outcome,
+            detail = outcome.detail.as_deref().unwrap_or(""), "event recorded, not applied");
+    }
+    callbacks::set_event_outcome(
+        conn,
+        event_id,
+        outcome.outcome,
+        outcome.detail.as_deref(),
+        outcome.order_id,
+    )
+    .await?;
+    Ok(true)
+}
+
+fn redacted_headers(headers: &HeaderMap) -> serde_json::Value {
+    let mut map = serde_json::Map::new();
+    for (name, value) in headers {
+        let text = if REDACTED_HEADERS.contains(&name.as_str()) {
+            "[redacted]".to_owned()
+        } else {
+            String::from_utf8_lossy(value.as_bytes()).into_owned()
+        };
+        map.insert(name.as_str().to_owned(), serde_json::Value::String(text));
+    }
+    serde_json::Value::Object(map)
+}

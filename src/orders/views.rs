@@ -1,0 +1,141 @@
+//! The JSON shapes of the merchant API, also used as webhook payload `data`.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::domain::money::to_wire;
+use crate::store::addresses::AddressRow;
+use crate::store::deposits::DepositRow;
+use crate::store::transitions::TransitionRow;
+use crate::store::withdrawals::WithdrawalRow;
+
+#[derive(Debug, Serialize)]
+pub struct AddressView {
+    pub id: Uuid,
+    pub user_id: String,
+    pub chain: String,
+    pub asset: String,
+    pub address: String,
+    pub memo: Option<String>,
+    pub provider: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&AddressRow> for AddressView {
+    fn from(row: &AddressRow) -> Self {
+        AddressView {
+            id: row.id,
+            user_id: row.user_id.clone(),
+            chain: row.chain.clone(),
+            asset: row.asset.clone(),
+            address: row.address.clone(),
+            memo: row.memo.clone(),
+            provider: row.account_id.clone(),
+            created_at: row.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct DepositView {
+    pub id: Uuid,
+    pub user_id: String,
+    pub chain: String,
+    pub asset: String,
+    pub address: String,
+    pub memo: Option<String>,
+    pub amount: String,
+    pub fee: Option<String>,
+    pub tx_hash: Option<String>,
+    pub block_height: Option<i64>,
+    pub state: String,
+    pub needs_review: bool,
+    pub provider: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&DepositRow> for DepositView {
+    fn from(row: &DepositRow) -> Self {
+        DepositView {
+            id: row.id,
+            user_id: row.user_id.clone(),
+            chain: row.chain.clone(),
+            asset: row.asset.clone(),
+            address: row.address.clone(),
+            memo: row.memo.clone(),
+            amount: to_wire(row.amount),
+            fee: row.fee.map(to_wire),
+            tx_hash: row.tx_hash.clone(),
+            block_height: row.block_height,
+            state: row.state.clone(),
+            needs_review: row.needs_review,
+            provider: row.account_id.clone(),
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ErrorView {
+    pub code: String,
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct WithdrawalView {
+    pub id: Uuid,
+    pub client_order_id: String,
+    pub chain: String,
+    pub asset: String,
+    pub amount: String,
+    pub to_address: String,
+    pub memo: Option<String>,
+    pub state: String,
+    pub provider: String,
+    pub provider_request_id: String,
+    pub tx_hash: Option<String>,
+    pub fee: Option<String>,
+    pub error: Option<ErrorView>,
+    pub needs_review: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history: Option<Vec<TransitionRow>>,
+}
+
+impl From<&WithdrawalRow> for WithdrawalView {
+    fn from(row: &WithdrawalRow) -> Self {
+        WithdrawalView {
+            id: row.id,
+            client_order_id: row.client_order_id.clone(),
+            chain: row.chain.clone(),
+            asset: row.asset.clone(),
+            amount: to_wire(row.amount),
+            to_address: row.to_address.clone(),
+            memo: row.memo.clone(),
+            state: row.state.clone(),
+            provider: row.account_id.clone(),
+            provider_request_id: row.provider_request_id.clone(),
+            tx_hash: row.tx_hash.clone(),
+            fee: row.fee.map(to_wire),
+            error: row.error_code.as_ref().map(|code| ErrorView {
+                code: code.clone(),
+                message: row.error_message.clone(),
+            }),
+            needs_review: row.needs_review,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            history: None,
+        }
+    }
+}
+
+impl WithdrawalView {
+    pub fn with_history(mut self, history: Vec<TransitionRow>) -> Self {
+        self.history = Some(history);
+        self
+    }
+}

@@ -1,0 +1,320 @@
+//! Withdrawals: idempotent creation, submission with a stable provider request id, and callbacks.
+//! A withdrawal never fails over to another account, and only a definitive refusal rejects it.
+
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::domain::{Amount, ChainAsset, OrderKind, WithdrawalState};
+use crate::error::ApiError;
+use crate::orders::EventOutcome;
+use crate::orders::notify::{Transition, record_transition};
+use crate::orders::views::WithdrawalView;
+use crate::providers::{Provider, ProviderError, WithdrawalEvent, WithdrawalRequest};
+use crate::store::transitions;
+use crate::store::withdrawals::{self, NewWithdrawal, WithdrawalChanges, WithdrawalRow};
+
+/// A merchant's withdrawal request, already checked field by field (the amount against its asset
+/// happens here, once the account is known).
+pub struct WithdrawalInput {
+    pub client_order_id: String,
+    pub chain_asset: ChainAsset,
+    pub amount: String,
+    pub to_address: String,
+    pub memo: Option<String>,
+    pub provider: Option<String>,
+}
+
+/// Creates and submits the withdrawal, or returns the one already made for this client order id.
+/// The flag says whether this call created it.
+pub async fn request_withdrawal(
+    state: &AppState,
+    merchant_id: Uuid,
+    input: &WithdrawalInput,
+) -> Result<(WithdrawalRow, bool), ApiError> {
+    // The first account that serves the pair; withdrawals never fail over.
+    let provider = state
+        .registry
+        .route(&input.chain_asset, input.provider.as_deref())?
+        .remove(0);
+    let decimals = provider
+        .asset(&input.chain_asset)
+        .map(|a| a.decimals)
+        .unwrap_or(0);
+    let amount = Amount::parse(&input.amount, decimals)?;
+
+    if let Some(existing) =
+        withdrawals::find_by_client_order_id(&state.pool, merchant_id, &input.client_order_id)
+            .await?
+    {
+        return same_request(existing, input, amount).map(|row| (row, false));
+    }
+
+    let id = Uuid::now_v7();
+    let request_id = id.simple().to_string();
+    let mut tx = state.pool.begin().await?;
+    let inserted = withdrawals::insert_accepted(
+        &mut tx,
+        &NewWithdrawal {
+            id,
+            merchant_id,
+            client_order_id: &input.client_order_id,
+            account_id: provider.account_id(),
+            provider_request_id: &request_id,
+            chain: &input.chain_asset.chain,
+            asset: &input.chain_asset.asset,
+            amount: amount.value(),
+            to_address: &input.to_address,
+            memo: input.memo.as_deref(),
+        },
+    )
+    .await?;
+    let Some(row) = inserted else {
+        // A concurrent request with the same client order id won the insert.
+        tx.rollback().await?;
+        let existing =
+            withdrawals::find_by_client_order_id(&state.pool, merchant_id, &input.client_order_id)
+                .await?
+                .ok_or(sqlx::Error::RowNotFound)?;
+        return same_request(existing, input, amount).map(|row| (row, false));
+    };
+    let transition = Transition {
+        merchant_id,
+        kind: OrderKind::Withdrawal,
+        order_id: row.id,
+        from: None,
+        to: WithdrawalState::Accepted.as_str(),
+        source: "api",
+        event_id: None,
+    };
+    record_transition(&mut tx, &transition, &WithdrawalView::from(&row)).await?;
+    tx.commit().await?;
+    tracing::info!(withdrawal = %row.id, account = %row.account_id, "withdrawal accepted");
+
+    let row = submit(state, provider.as_ref(), row, Attempt::First).await?;
+    Ok((row, true))
+}
+
+/// The stored withdrawal when the repeated request is the same; 409 when it differs.
+fn same_request(
+    existing: WithdrawalRow,
+    input: &WithdrawalInput,
+    amount: Amount,
+) -> Result<WithdrawalRow, ApiError> {
+    let mut differs = Vec::new();
+    if existing.chain != input.chain_asset.chain || existing.asset != input.chain_asset.asset {
+        differs.push("chain/asset");
+    }
+    if existing.amount != amount.value() {
+        differs.push("amount");
+    }
+    if existing.to_address != input.to_address {
+        differs.push("to_address");
+    }
+    if existing.memo != input.memo {
+        differs.push("memo");
+    }
+    if input
+        .provider
+        .as_ref()
+        .is_some_and(|p| p != &existing.account_id)
+    {
+        differs.push("provider");
+    }
+    if differs.is_empty() {
+        return Ok(existing);
+    }
+    Err(ApiError::conflict(
+        "idempotency_conflict",
+        format!(
+            "client_order_id {:?} was already used for a different withdrawal",
+            input.client_order_id
+        ),
+    )
+    .with_details(serde_json::json!({ "withdrawal_id": existing.id, "differs": differs })))
+}
+
+/// Whether an earlier attempt may have reached the provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempt {
+    /// The first send, right after the withdrawal was stored.
+    First,
+    /// A later send with the same request id (after a crash, an unreachable provider or an
+    /// unknown outcome): a refusal now does not prove that the first attempt was not accepted.
+    Repeat,
+}
+
+/// Sends the withdrawal to its provider and records the outcome.
+pub async fn submit(
+    state: &AppState,
+    provider: &dyn Provider,
+    row: WithdrawalRow,
+    attempt: Attempt,
+) -> Result<WithdrawalRow, sqlx::Error> {
+    let chain_asset = ChainAsset {
+        chain: row.chain.clone(),
+        asset: row.asset.clone(),
+    };
+    let callback_url = state.callback_url(&row.account_id);
+    let request = WithdrawalRequest {
+        request_id: &row.provider_request_id,
+        chain_asset: &chain_asset,
+        amount: row.amount,
+        to_address: &row.to_address,
+        memo: row.memo.as_deref(),
+        callback_url: &callback_url,
+    };
+    let result = provider.submit_withdrawal(&request).await;
+    let (target, code, message) = match result {
+        Ok(()) | Err(ProviderError::Duplicate) => (WithdrawalState::Submitted, None, None),
+        Err(ProviderError::Refused { code, message }) if attempt == Attempt::First => {
+            (WithdrawalState::Rejected, Some(code), Some(message))
+        }
+        Err(ProviderError::Unsupported(message)) if attempt == Attempt::First => (
+            WithdrawalState::Rejected,
+            Some("unsupported".to_owned()),
+            Some(message),
+        ),
+        Err(ProviderError::Unknown { detail, .. }) => (
+            WithdrawalState::Unknown,
+            Some("provider_outcome_unknown".to_owned()),
+            Some(detail),
+        ),
+        Err(err @ ProviderError::Unreachable(_)) => {
+            tracing::warn!(withdrawal = %row.id, error = %err, "provider unreachable; the withdrawal will be sent again");
+            return Ok(row);
+        }
+        Err(err) => {
+            let reason = format!("a repeated submission was refused: {err}");
+            tracing::warn!(withdrawal = %row.id, reason = %reason, "withdrawal needs review");
+            let mut tx = state.pool.begin().await?;
+            withdrawals::flag_for_review(&mut tx, row.id, &reason).await?;
+            let row = withdrawals::lock(&mut tx, row.id).await?;
+            tx.commit().await?;
+            return Ok(row);
+        }
+    };
+    tracing::info!(withdrawal = %row.id, state = target.as_str(), "withdrawal submission recorded");
+    let changes = WithdrawalChanges {
+        error_code: code.as_deref(),
+        error_message: message.as_deref(),
+        ..Default::default()
+    };
+    let mut tx = state.pool.begin().await?;
+    let row = move_withdrawal(&mut tx, row.id, target, &changes, "api", None).await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// Moves a withdrawal forward if `target` is ahead of its state; otherwise leaves it as it is.
+async fn move_withdrawal(
+    conn: &mut PgConnection,
+    id: Uuid,
+    target: WithdrawalState,
+    changes: &WithdrawalChanges<'_>,
+    source: &str,
+    event_id: Option<i64>,
+) -> Result<WithdrawalRow, sqlx::Error> {
+    let row = withdrawals::lock(conn, id).await?;
+    let current = WithdrawalState::parse(&row.state).expect("stored withdrawal state is valid");
+    if !current.can_move_to(target) {
+        return Ok(row);
+    }
+    let row = withdrawals::set_state(conn, id, target.as_str(), changes).await?;
+    let transition = Transition {
+        merchant_id: row.merchant_id,
+        kind: OrderKind::Withdrawal,
+        order_id: row.id,
+        from: Some(current.as_str()),
+        to: target.as_str(),
+        source,
+        event_id,
+    };
+    record_transition(conn, &transition, &WithdrawalView::from(&row)).await?;
+    Ok(row)
+}
+
+/// Applies a provider's withdrawal event after checking it describes the withdrawal we made.
+pub async fn apply_withdrawal_event(
+    conn: &mut PgConnection,
+    account_id: &str,
+    provider_ref: &str,
+    event: &WithdrawalEvent,
+    event_id: i64,
+    source: &str,
+) -> Result<EventOutcome, sqlx::Error> {
+    if event.request_id.is_empty() {
+        return Ok(EventOutcome::orphan(
+            "withdrawal event without our request id",
+        ));
+    }
+    let Some(row) = withdrawals::lock_by_request_id(conn, account_id, &event.request_id).await?
+    else {
+        return Ok(EventOutcome::orphan(format!(
+            "no withdrawal with request id {}",
+            event.request_id
+        )));
+    };
+
+    let mismatches = integrity_mismatches(&row, event);
+    if !mismatches.is_empty() {
+        let reason = format!(
+            "provider event differs from our withdrawal in {}",
+            mismatches.join(", ")
+        );
+        withdrawals::flag_for_review(conn, row.id, &reason).await?;
+        return Ok(EventOutcome::needs_review(row.id, reason));
+    }
+    let Some(target) = event.state else {
+        return Ok(EventOutcome::unknown_status(Some(row.id)));
+    };
+    let current = WithdrawalState::parse(&row.state).expect("stored withdrawal state is valid");
+    if !current.can_move_to(target) {
+        return Ok(EventOutcome::stale(row.id, current.as_str()));
+    }
+    let changes = WithdrawalChanges {
+        provider_ref: Some(provider_ref),
+        tx_hash: event.tx_hash.as_deref(),
+        fee: event.fee,
+        ..Default::default()
+    };
+    move_withdrawal(conn, row.id, target, &changes, source, Some(event_id)).await?;
+    Ok(EventOutcome::applied(row.id))
+}
+
+/// Amount, asset and destination must be exactly what we asked for.
+fn integrity_mismatches(row: &WithdrawalRow, event: &WithdrawalEvent) -> Vec<&'static str> {
+    let mut mismatches = Vec::new();
+    if event.amount != row.amount {
+        mismatches.push("amount");
+    }
+    let same_asset = event
+        .chain_asset
+        .as_ref()
+        .is_some_and(|ca| ca.chain == row.chain && ca.asset == row.asset);
+    if !same_asset {
+        mismatches.push("asset");
+    }
+    if !same_address(&event.address, &row.to_address) {
+        mismatches.push("address");
+    }
+    mismatches
+}
+
+/// EVM addresses compare without regard to their checksum capitals; others exactly.
+fn same_address(a: &str, b: &str) -> bool {
+    if a.starts_with("0x") && b.starts_with("0x") {
+        a.eq_ignore_ascii_case(b)
+    } else {
+        a == b
+    }
+}
+
+/// The withdrawal with its state history, as the merchant API shows it.
+pub async fn view_with_history(
+    state: &AppState,
+    row: &WithdrawalRow,
+) -> Result<WithdrawalView, sqlx::Error> {
+    let history = transitions::list_for_order(&state.pool, row.id).await?;
+    Ok(WithdrawalView::from(row).with_history(history))
+}

@@ -1,0 +1,50 @@
+//! Primitives shared by provider adapters and simulators.
+
+use md5::{Digest, Md5};
+use rand::Rng;
+use rand::distr::Alphanumeric;
+
+/// Lower-case hex MD5 of the concatenated parts (UTF-8, no separators).
+pub fn md5_hex(parts: &[&str]) -> String {
+    let mut hasher = Md5::new();
+    for part in parts {
+        hasher.update(part.as_bytes());
+    }
+    hex::encode(hasher.finalize())
+}
+
+/// Compares two ASCII strings in time independent of where they differ.
+pub fn constant_time_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// `len` random letters and digits.
+pub fn random_alphanumeric(len: usize) -> String {
+    rand::rng()
+        .sample_iter(&Alphanumeric)
+        .take(len)
+        .map(char::from)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn md5_hex_matches_known_digest() {
+        assert_eq!(md5_hex(&["hello"]), "5d41402abc4b2a76b9719d911017c592");
+        assert_eq!(md5_hex(&["hel", "lo"]), "5d41402abc4b2a76b9719d911017c592");
+    }
+
+    #[test]
+    fn constant_time_eq_compares_exactly() {
+        assert!(constant_time_eq("abc", "abc"));
+        assert!(!constant_time_eq("abc", "abd"));
+        assert!(!constant_time_eq("abc", "abcd"));
+    }
+}

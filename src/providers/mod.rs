@@ -1,0 +1,231 @@
+//! The provider abstraction (DESIGN §3): what the core asks of a custody provider, in its own terms.
+//! Everything provider-shaped (field names, units, signing, reply forms) stays inside an adapter.
+
+pub mod crypto;
+pub mod registry;
+pub mod udun;
+
+use async_trait::async_trait;
+use axum::body::Bytes;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use crate::config::ProviderKind;
+use crate::domain::{ChainAsset, DepositState, WithdrawalState};
+
+pub use registry::Registry;
+
+/// One chain/asset an account serves, as the core sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct AssetInfo {
+    pub chain: String,
+    pub asset: String,
+    pub decimals: u32,
+}
+
+impl AssetInfo {
+    pub fn chain_asset(&self) -> ChainAsset {
+        ChainAsset {
+            chain: self.chain.clone(),
+            asset: self.asset.clone(),
+        }
+    }
+}
+
+pub struct AddressRequest<'a> {
+    pub user_id: &'a str,
+    pub chain_asset: &'a ChainAsset,
+    /// Where the provider should send this address's deposit notifications.
+    pub callback_url: &'a str,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewAddress {
+    pub address: String,
+    pub memo: Option<String>,
+}
+
+pub struct WithdrawalRequest<'a> {
+    /// Our idempotency key at the provider, identical on every attempt.
+    pub request_id: &'a str,
+    pub chain_asset: &'a ChainAsset,
+    pub amount: Decimal,
+    pub to_address: &'a str,
+    pub memo: Option<&'a str>,
+    pub callback_url: &'a str,
+}
+
+/// How a provider call ended when it did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    /// The provider certainly did not act (bad address, balance, parameters, signature).
+    #[error("provider refused ({code}): {message}")]
+    Refused { code: String, message: String },
+    /// The provider already holds a request with this id: an earlier attempt reached it.
+    #[error("provider already has this request")]
+    Duplicate,
+    /// It may have acted: timeout, connection lost after sending, 5xx, undecodable reply.
+    #[error("provider outcome unknown: {detail}")]
+    Unknown { detail: String, timed_out: bool },
+    /// The provider never received the request (connection refused, DNS): safe to retry.
+    #[error("provider unreachable: {0}")]
+    Unreachable(String),
+    /// The account cannot do this (asset not mapped, operation not offered).
+    #[error("not supported: {0}")]
+    Unsupported(String),
+}
+
+impl ProviderError {
+    pub fn from_transport(err: reqwest::Error) -> ProviderError {
+        if err.is_connect() {
+            ProviderError::Unreachable(without_url(&err))
+        } else {
+            ProviderError::Unknown {
+                detail: without_url(&err),
+                timed_out: err.is_timeout(),
+            }
+        }
+    }
+}
+
+/// Error text without the request URL, which may carry credentials in some providers' schemes.
+fn without_url(err: &reqwest::Error) -> String {
+    let mut text = err.to_string();
+    if let Some(url) = err.url() {
+        text = text.replace(url.as_str(), "<provider>");
+    }
+    text
+}
+
+/// A coin the provider reports for the account, for comparing with the configured mapping.
+#[derive(Debug, Clone, Serialize)]
+pub struct RemoteAsset {
+    pub symbol: String,
+    pub name: String,
+    pub decimals: u32,
+    /// The provider's own identifiers, e.g. Udun `mainCoinType`/`coinType`.
+    pub provider_ids: serde_json::Value,
+    /// The chain/asset it maps to in this account's configuration, if any.
+    pub mapped_to: Option<ChainAsset>,
+}
+
+/// A callback exactly as it arrived.
+pub struct RawCallback {
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl RawCallback {
+    pub fn content_type(&self) -> Option<&str> {
+        self.headers
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CallbackError {
+    #[error("signature does not verify")]
+    BadSignature,
+    #[error("malformed callback: {0}")]
+    Malformed(String),
+}
+
+/// What the gateway tells the provider about one callback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AckResult {
+    /// Stored (or already stored): stop sending it.
+    Processed,
+    /// Refused: not authentic or not understood.
+    Rejected,
+    /// We could not store it now: send it again later.
+    RetryLater,
+}
+
+/// A normalized money event, keyed so that the same fact always gets the same key.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProviderEvent {
+    pub event_key: String,
+    /// The provider's id of the transfer (Udun `tradeId`).
+    pub provider_ref: String,
+    /// The provider's status as it sent it, kept for audit.
+    pub provider_status: String,
+    pub body: EventBody,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EventBody {
+    Deposit(DepositEvent),
+    Withdrawal(WithdrawalEvent),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DepositEvent {
+    /// `None` when the provider's coin is not in the account's asset mapping.
+    pub chain_asset: Option<ChainAsset>,
+    pub address: String,
+    pub memo: Option<String>,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub amount: Decimal,
+    #[serde(with = "rust_decimal::serde::str_option")]
+    pub fee: Option<Decimal>,
+    pub tx_hash: Option<String>,
+    pub block_height: Option<i64>,
+    /// `None` for a provider status we do not know: recorded, never applied.
+    pub state: Option<DepositState>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct WithdrawalEvent {
+    /// Our request id as the provider echoes it (Udun `businessId`).
+    pub request_id: String,
+    pub chain_asset: Option<ChainAsset>,
+    pub address: String,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub amount: Decimal,
+    #[serde(with = "rust_decimal::serde::str_option")]
+    pub fee: Option<Decimal>,
+    pub tx_hash: Option<String>,
+    pub state: Option<WithdrawalState>,
+}
+
+#[async_trait]
+pub trait Provider: Send + Sync {
+    fn account_id(&self) -> &str;
+    fn kind(&self) -> ProviderKind;
+    fn assets(&self) -> &[AssetInfo];
+
+    fn asset(&self, chain_asset: &ChainAsset) -> Option<&AssetInfo> {
+        self.assets()
+            .iter()
+            .find(|a| a.chain == chain_asset.chain && a.asset == chain_asset.asset)
+    }
+
+    async fn create_address(
+        &self,
+        request: &AddressRequest<'_>,
+    ) -> Result<NewAddress, ProviderError>;
+
+    /// Sends a withdrawal. `Duplicate` means an earlier attempt with the same request id arrived.
+    async fn submit_withdrawal(&self, request: &WithdrawalRequest<'_>)
+    -> Result<(), ProviderError>;
+
+    /// Asks the provider whether an address is valid; `Unsupported` when it offers no check.
+    async fn validate_address(
+        &self,
+        chain_asset: &ChainAsset,
+        address: &str,
+    ) -> Result<bool, ProviderError>;
+
+    /// The coins the provider serves for this account.
+    async fn supported_assets(&self) -> Result<Vec<RemoteAsset>, ProviderError>;
+
+    /// Verifies a callback (on its raw bytes) and turns it into events.
+    fn parse_callback(&self, callback: &RawCallback) -> Result<Vec<ProviderEvent>, CallbackError>;
+
+    /// The reply the provider expects.
+    fn ack(&self, result: AckResult) -> Response;
+}

@@ -1,0 +1,451 @@
+//! Udun adapter (seed 001; shared/providers/udun.md). Requests are signed JSON envelopes whose `body`
+//! is a JSON string; callbacks are signed forms whose `body` carries amounts in the smallest unit.
+
+pub mod sign;
+pub mod wire;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::config::{
+    ProviderAccountSettings, ProviderKind, SettingsError, UdunWithdrawMode, resolve_secret,
+};
+use crate::domain::money::{from_smallest_units, to_wire};
+use crate::domain::{ChainAsset, DepositState, WithdrawalState};
+use crate::providers::crypto::random_alphanumeric;
+use crate::providers::{
+    AckResult, AddressRequest, AssetInfo, CallbackError, DepositEvent, EventBody, NewAddress,
+    Provider, ProviderError, ProviderEvent, RawCallback, RemoteAsset, WithdrawalEvent,
+    WithdrawalRequest,
+};
+
+use sign::{udun_sign, verify_udun_sign};
+use wire::{Reply, Trade};
+
+/// A configured chain/asset with Udun's numbers for it.
+#[derive(Debug, Clone)]
+struct UdunCoin {
+    chain_asset: ChainAsset,
+    main_coin_type: String,
+    coin_type: String,
+}
+
+pub struct UdunProvider {
+    account_id: String,
+    base_url: String,
+    merchant_id: String,
+    api_key: SecretString,
+    withdraw_mode: UdunWithdrawMode,
+    assets: Vec<AssetInfo>,
+    coins: Vec<UdunCoin>,
+    http: reqwest::Client,
+}
+
+impl UdunProvider {
+    pub fn new(
+        account: &ProviderAccountSettings,
+        base_url: String,
+    ) -> Result<UdunProvider, SettingsError> {
+        let invalid =
+            |what: &str| SettingsError::Invalid(format!("account {:?}: {what}", account.id));
+        let udun = account
+            .udun
+            .as_ref()
+            .ok_or_else(|| invalid("missing [providers.udun] section"))?;
+        let api_key = resolve_secret(
+            &udun.api_key,
+            &udun.api_key_env,
+            &format!("account {:?} api_key", account.id),
+        )?;
+        let mut assets = Vec::new();
+        let mut coins = Vec::new();
+        for asset in &account.assets {
+            let chain_asset = ChainAsset::parse(&asset.chain, &asset.asset).ok_or_else(|| {
+                invalid(&format!("bad chain/asset {}/{}", asset.chain, asset.asset))
+            })?;
+            let main_coin_type = asset
+                .main_coin_type
+                .clone()
+                .ok_or_else(|| invalid(&format!("{chain_asset}: main_coin_type is required")))?;
+            let coin_type = asset
+                .coin_type
+                .clone()
+                .unwrap_or_else(|| main_coin_type.clone());
+            assets.push(AssetInfo {
+                chain: chain_asset.chain.clone(),
+                asset: chain_asset.asset.clone(),
+                decimals: asset.decimals,
+            });
+            coins.push(UdunCoin {
+                chain_asset,
+                main_coin_type,
+                coin_type,
+            });
+        }
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(account.timeout_secs))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| invalid(&format!("HTTP client: {e}")))?;
+        Ok(UdunProvider {
+            account_id: account.id.clone(),
+            base_url,
+            merchant_id: udun.merchant_id.clone(),
+            api_key,
+            withdraw_mode: udun.withdraw_mode,
+            assets,
+            coins,
+            http,
+        })
+    }
+
+    fn coin(&self, chain_asset: &ChainAsset) -> Result<&UdunCoin, ProviderError> {
+        self.coins
+            .iter()
+            .find(|c| &c.chain_asset == chain_asset)
+            .ok_or_else(|| {
+                ProviderError::Unsupported(format!(
+                    "{chain_asset} is not mapped for {}",
+                    self.account_id
+                ))
+            })
+    }
+
+    /// Contract addresses may differ in letter case between our config and Udun's reports.
+    fn coin_by_ids(&self, main_coin_type: &str, coin_type: &str) -> Option<&UdunCoin> {
+        self.coins.iter().find(|c| {
+            c.main_coin_type == main_coin_type && c.coin_type.eq_ignore_ascii_case(coin_type)
+        })
+    }
+
+    /// Signs and posts `body` (the business JSON text) to `path`; `Ok` only for code 200.
+    async fn call(&self, path: &str, body: String) -> Result<Reply, ProviderError> {
+        let timestamp = chrono::Utc::now().timestamp_millis().to_string();
+        let nonce = random_alphanumeric(6).to_ascii_lowercase();
+        let sign = udun_sign(&body, self.api_key.expose_secret(), &nonce, &timestamp);
+        let envelope = wire::Envelope {
+            timestamp,
+            nonce,
+            sign,
+            body,
+        };
+        let response = self
+            .http
+            .post(format!("{}{}", self.base_url, path))
+            .json(&envelope)
+            .send()
+            .await
+            .map_err(ProviderError::from_transport)?;
+        let status = response.status();
+        if status.is_server_error() {
+            return Err(ProviderError::Unknown {
+                detail: format!("HTTP {status} from {path}"),
+                timed_out: false,
+            });
+        }
+        let text = response
+            .text()
+            .await
+            .map_err(ProviderError::from_transport)?;
+        let reply: Reply = match serde_json::from_str(&text) {
+            Ok(reply) => reply,
+            Err(_) if status.is_client_error() => {
+                return Err(ProviderError::Refused {
+                    code: format!("http_{}", status.as_u16()),
+                    message: format!("HTTP {status} from {path}"),
+                });
+            }
+            Err(err) => {
+                return Err(ProviderError::Unknown {
+                    detail: format!("undecodable reply from {path}: {err}"),
+                    timed_out: false,
+                });
+            }
+        };
+        if reply.code == wire::CODE_OK {
+            Ok(reply)
+        } else {
+            Err(ProviderError::Refused {
+                message: reply.message.clone().unwrap_or_default(),
+                code: reply.code,
+            })
+        }
+    }
+
+    fn trade_to_event(&self, trade: &Trade) -> Result<ProviderEvent, CallbackError> {
+        let malformed = |what: String| CallbackError::Malformed(what);
+        let decimals: u32 = trade.decimals.parse().map_err(|_| {
+            malformed(format!(
+                "decimals {:?} is not a whole number",
+                trade.decimals
+            ))
+        })?;
+        let amount = from_smallest_units(&trade.amount, decimals)
+            .map_err(|e| malformed(format!("amount {:?}: {e}", trade.amount)))?;
+        let fee = match &trade.fee {
+            Some(fee) => Some(
+                from_smallest_units(fee, decimals)
+                    .map_err(|e| malformed(format!("fee {fee:?}: {e}")))?,
+            ),
+            None => None,
+        };
+        let chain_asset = self
+            .coin_by_ids(&trade.main_coin_type, &trade.coin_type)
+            .map(|c| c.chain_asset.clone());
+        let block_height = trade
+            .block_high
+            .as_deref()
+            .and_then(|h| h.parse::<i64>().ok())
+            .filter(|h| *h >= 0);
+        let event_key = format!("{}:{}:{}", trade.trade_id, trade.trade_type, trade.status);
+        let body = match trade.trade_type.as_str() {
+            "1" => EventBody::Deposit(DepositEvent {
+                chain_asset,
+                address: trade.address.clone(),
+                memo: trade.memo.clone(),
+                amount,
+                fee,
+                tx_hash: trade.tx_id.clone(),
+                block_height,
+                state: deposit_state(&trade.status),
+            }),
+            "2" => EventBody::Withdrawal(WithdrawalEvent {
+                request_id: trade.business_id.clone().unwrap_or_default(),
+                chain_asset,
+                address: trade.address.clone(),
+                amount,
+                fee,
+                tx_hash: trade.tx_id.clone(),
+                state: withdrawal_state(&trade.status),
+            }),
+            other => return Err(malformed(format!("unknown tradeType {other:?}"))),
+        };
+        Ok(ProviderEvent {
+            event_key,
+            provider_ref: trade.trade_id.clone(),
+            provider_status: trade.status.clone(),
+            body,
+        })
+    }
+}
+
+/// Deposit statuses (seed 001 "Callback interface status description"): credited only on 3.
+fn deposit_state(status: &str) -> Option<DepositState> {
+    match status {
+        "0" | "1" => Some(DepositState::Detected),
+        "3" => Some(DepositState::Confirmed),
+        "2" | "4" => Some(DepositState::Failed),
+        _ => None,
+    }
+}
+
+/// Withdrawal statuses: 0 review, 1 approved (broadcasting), 2 rejected, 3 succeeded, 4 failed.
+fn withdrawal_state(status: &str) -> Option<WithdrawalState> {
+    match status {
+        "0" => Some(WithdrawalState::Submitted),
+        "1" => Some(WithdrawalState::Approved),
+        "2" => Some(WithdrawalState::Rejected),
+        "3" => Some(WithdrawalState::Completed),
+        "4" => Some(WithdrawalState::Failed),
+        _ => None,
+    }
+}
+
+/// The four signed fields of a callback, each as the exact text received.
+struct CallbackFields {
+    timestamp: String,
+    nonce: String,
+    sign: String,
+    body: String,
+}
+
+impl CallbackFields {
+    /// Udun posts a form (udun.md A5); JSON with the same fields is accepted too.
+    fn read(callback: &RawCallback) -> Result<CallbackFields, CallbackError> {
+        let is_json = callback.content_type().is_some_and(|t| t.contains("json"))
+            || callback.body.first() == Some(&b'{');
+        if is_json {
+            let envelope: wire::Envelope = serde_json::from_slice(&callback.body)
+                .map_err(|e| CallbackError::Malformed(format!("JSON envelope: {e}")))?;
+            return Ok(CallbackFields {
+                timestamp: envelope.timestamp,
+                nonce: envelope.nonce,
+                sign: envelope.sign,
+                body: envelope.body,
+            });
+        }
+        let mut fields = std::collections::HashMap::new();
+        for (key, value) in form_urlencoded::parse(&callback.body) {
+            fields.insert(key.into_owned(), value.into_owned());
+        }
+        let mut take = |name: &str| {
+            fields
+                .remove(name)
+                .ok_or_else(|| CallbackError::Malformed(format!("missing field {name:?}")))
+        };
+        Ok(CallbackFields {
+            timestamp: take("timestamp")?,
+            nonce: take("nonce")?,
+            sign: take("sign")?,
+            body: take("body")?,
+        })
+    }
+}
+
+#[async_trait]
+impl Provider for UdunProvider {
+    fn account_id(&self) -> &str {
+        &self.account_id
+    }
+
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Udun
+    }
+
+    fn assets(&self) -> &[AssetInfo] {
+        &self.assets
+    }
+
+    /// `/mch/address/create` (seed 001 §1). The address serves the whole main chain.
+    async fn create_address(
+        &self,
+        request: &AddressRequest<'_>,
+    ) -> Result<NewAddress, ProviderError> {
+        let coin = self.coin(request.chain_asset)?;
+        let coin_type = match coin.main_coin_type.parse::<u64>() {
+            Ok(n) => serde_json::Value::from(n),
+            Err(_) => serde_json::Value::from(coin.main_coin_type.clone()),
+        };
+        let body = serde_json::json!([{
+            "merchantId": self.merchant_id,
+            "coinType": coin_type,
+            "callUrl": request.callback_url,
+        }]);
+        let reply = self.call("/mch/address/create", body.to_string()).await?;
+        let created: wire::AddressCreated = reply
+            .data
+            .and_then(|data| serde_json::from_value(data).ok())
+            .ok_or_else(|| ProviderError::Unknown {
+                detail: "address reply without data.address".into(),
+                timed_out: false,
+            })?;
+        Ok(NewAddress {
+            address: created.address,
+            memo: None,
+        })
+    }
+
+    /// `/mch/withdraw` or `/mch/withdraw/proxypay` (seed 001 §2, §3), `businessId` = our request id.
+    async fn submit_withdrawal(
+        &self,
+        request: &WithdrawalRequest<'_>,
+    ) -> Result<(), ProviderError> {
+        let coin = self.coin(request.chain_asset)?;
+        let body = vec![wire::Withdraw {
+            address: request.to_address.to_owned(),
+            amount: to_wire(request.amount),
+            merchant_id: self.merchant_id.clone(),
+            main_coin_type: coin.main_coin_type.clone(),
+            coin_type: coin.coin_type.clone(),
+            call_url: request.callback_url.to_owned(),
+            business_id: request.request_id.to_owned(),
+            memo: request.memo.map(str::to_owned),
+        }];
+        let path = match self.withdraw_mode {
+            UdunWithdrawMode::Withdraw => "/mch/withdraw",
+            UdunWithdrawMode::Proxypay => "/mch/withdraw/proxypay",
+        };
+        let body = serde_json::to_string(&body).expect("withdraw body serializes");
+        match self.call(path, body).await {
+            Ok(_) => Ok(()),
+            Err(ProviderError::Refused { code, .. })
+                if code == wire::CODE_DUPLICATE_BUSINESS_ID =>
+            {
+                Err(ProviderError::Duplicate)
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    /// `/mch/check/address` (seed 001 §5): 200 valid, 4165 not legal.
+    async fn validate_address(
+        &self,
+        chain_asset: &ChainAsset,
+        address: &str,
+    ) -> Result<bool, ProviderError> {
+        let coin = self.coin(chain_asset)?;
+        let body = serde_json::to_string(&[wire::CheckAddress {
+            merchant_id: self.merchant_id.clone(),
+            main_coin_type: coin.main_coin_type.clone(),
+            address: address.to_owned(),
+        }])
+        .expect("check body serializes");
+        match self.call("/mch/check/address", body).await {
+            Ok(_) => Ok(true),
+            Err(ProviderError::Refused { code, .. }) if code == wire::CODE_ADDRESS_ILLEGAL => {
+                Ok(false)
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    /// `/mch/support-coins` (seed 001 §6); its body is an object, not an array.
+    async fn supported_assets(&self) -> Result<Vec<RemoteAsset>, ProviderError> {
+        let body = serde_json::to_string(&wire::SupportCoinsQuery {
+            merchant_id: self.merchant_id.clone(),
+            show_balance: false,
+        })
+        .expect("query serializes");
+        let reply = self.call("/mch/support-coins", body).await?;
+        let coins: Vec<wire::SupportCoin> = serde_json::from_value(reply.data.unwrap_or_default())
+            .map_err(|e| ProviderError::Unknown {
+                detail: format!("support-coins data: {e}"),
+                timed_out: false,
+            })?;
+        Ok(coins
+            .into_iter()
+            .map(|coin| RemoteAsset {
+                mapped_to: self
+                    .coin_by_ids(&coin.main_coin_type, &coin.coin_type)
+                    .map(|c| c.chain_asset.clone()),
+                decimals: coin.decimals.parse().unwrap_or(0),
+                provider_ids: serde_json::json!({
+                    "mainCoinType": coin.main_coin_type,
+                    "coinType": coin.coin_type,
+                }),
+                name: coin.coin_name,
+                symbol: coin.symbol,
+            })
+            .collect())
+    }
+
+    /// Trade callback (seed 001 §4; udun.md A5): verify over the body text as received, then parse.
+    fn parse_callback(&self, callback: &RawCallback) -> Result<Vec<ProviderEvent>, CallbackError> {
+        let fields = CallbackFields::read(callback)?;
+        if !verify_udun_sign(
+            &fields.body,
+            self.api_key.expose_secret(),
+            &fields.nonce,
+            &fields.timestamp,
+            &fields.sign,
+        ) {
+            return Err(CallbackError::BadSignature);
+        }
+        let trade: Trade = serde_json::from_str(&fields.body)
+            .map_err(|e| CallbackError::Malformed(format!("body is not a valid trade: {e}")))?;
+        Ok(vec![self.trade_to_event(&trade)?])
+    }
+
+    /// Udun expects the plain text `success`; the demos answer `error` otherwise.
+    fn ack(&self, result: AckResult) -> Response {
+        match result {
+            AckResult::Processed => (StatusCode::OK, "success").into_response(),
+            AckResult::Rejected => (StatusCode::BAD_REQUEST, "error").into_response(),
+            AckResult::RetryLater => (StatusCode::SERVICE_UNAVAILABLE, "error").into_response(),
+        }
+    }
+}

@@ -1,0 +1,38 @@
+//! Provider simulators (DESIGN §8): each provider's side of its protocol, with the same signing code,
+//! in-memory wallets, and a control API that makes things happen and reaches the gateway the way the
+//! real provider would.
+
+pub mod udun;
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use tokio::net::TcpListener;
+
+use crate::config::Settings;
+
+/// Every simulator, under `/sim/<provider>`.
+pub fn router(settings: &Settings) -> Router {
+    Router::new().nest(
+        "/sim/udun",
+        udun::router(udun::UdunSim::from_settings(settings)),
+    )
+}
+
+/// Serves the simulators alone (the `sim` command, and tests that run them as a separate host).
+pub async fn serve(settings: &Settings, listener: TcpListener) -> std::io::Result<()> {
+    axum::serve(listener, router(settings)).await
+}
+
+/// Binds `bind` and serves the simulators in the background; returns the bound address.
+pub async fn spawn(settings: &Settings, bind: &str) -> std::io::Result<SocketAddr> {
+    let listener = TcpListener::bind(bind).await?;
+    let addr = listener.local_addr()?;
+    let app = router(settings);
+    tokio::spawn(async move {
+        if let Err(err) = axum::serve(listener, app).await {
+            tracing::error!(error = %err, "simulator stopped");
+        }
+    });
+    Ok(addr)
+}

@@ -1,0 +1,109 @@
+use chrono::{DateTime, Utc};
+use sqlx::{PgExecutor, PgPool};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AddressRow {
+    pub id: Uuid,
+    pub merchant_id: Uuid,
+    pub user_id: String,
+    pub account_id: String,
+    pub chain: String,
+    pub asset: String,
+    pub address: String,
+    pub memo: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+pub struct NewAddress<'a> {
+    pub merchant_id: Uuid,
+    pub user_id: &'a str,
+    pub account_id: &'a str,
+    pub chain: &'a str,
+    pub asset: &'a str,
+    pub address: &'a str,
+    pub memo: Option<&'a str>,
+}
+
+pub async fn find_user_address(
+    pool: &PgPool,
+    merchant_id: Uuid,
+    user_id: &str,
+    account_id: &str,
+    chain: &str,
+) -> Result<Option<AddressRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT * FROM addresses WHERE merchant_id = $1 AND user_id = $2 AND account_id = $3 AND chain = $4",
+    )
+    .bind(merchant_id)
+    .bind(user_id)
+    .bind(account_id)
+    .bind(chain)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Inserts the address unless the user already has one on that account and chain (a concurrent
+/// request won); returns the stored row either way.
+pub async fn insert_or_get(
+    pool: &PgPool,
+    new: &NewAddress<'_>,
+) -> Result<(AddressRow, bool), sqlx::Error> {
+    let inserted: Option<AddressRow> = sqlx::query_as(
+        "INSERT INTO addresses (id, merchant_id, user_id, account_id, chain, asset, address, memo)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT ON CONSTRAINT addresses_user_account_chain_unique DO NOTHING
+         RETURNING *",
+    )
+    .bind(Uuid::now_v7())
+    .bind(new.merchant_id)
+    .bind(new.user_id)
+    .bind(new.account_id)
+    .bind(new.chain)
+    .bind(new.asset)
+    .bind(new.address)
+    .bind(new.memo)
+    .fetch_optional(pool)
+    .await?;
+    if let Some(row) = inserted {
+        return Ok((row, true));
+    }
+    let existing = find_user_address(
+        pool,
+        new.merchant_id,
+        new.user_id,
+        new.account_id,
+        new.chain,
+    )
+    .await?
+    .ok_or(sqlx::Error::RowNotFound)?;
+    Ok((existing, false))
+}
+
+pub async fn list_for_user(
+    pool: &PgPool,
+    merchant_id: Uuid,
+    user_id: &str,
+) -> Result<Vec<AddressRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT * FROM addresses WHERE merchant_id = $1 AND user_id = $2 ORDER BY created_at",
+    )
+    .bind(merchant_id)
+    .bind(user_id)
+    .fetch_all(pool)
+    .await
+}
+
+pub async fn find_by_account_address(
+    db: impl PgExecutor<'_>,
+    account_id: &str,
+    chain: &str,
+    address: &str,
+) -> Result<Option<AddressRow>, sqlx::Error> {
+    sqlx::query_as("SELECT * FROM addresses WHERE account_id = $1 AND chain = $2 AND address = $3")
+        .bind(account_id)
+        .bind(chain)
+        .bind(address)
+        .fetch_optional(db)
+        .await
+}

@@ -1,0 +1,175 @@
+//! Raw provider callbacks (audit) and the normalized events they carry.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{PgConnection, PgExecutor, PgPool};
+use uuid::Uuid;
+
+pub struct NewCallback<'a> {
+    pub id: Uuid,
+    pub account_id: &'a str,
+    pub content_type: Option<&'a str>,
+    pub headers: &'a serde_json::Value,
+    pub body: &'a str,
+    pub verified: bool,
+    pub outcome: &'a str,
+    pub reject_reason: Option<&'a str>,
+    pub event_count: i32,
+}
+
+pub async fn insert_callback(
+    db: impl PgExecutor<'_>,
+    new: &NewCallback<'_>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO provider_callbacks (id, account_id, content_type, headers, body, verified, outcome,
+                                         reject_reason, event_count)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(new.id)
+    .bind(new.account_id)
+    .bind(new.content_type)
+    .bind(sqlx::types::Json(new.headers))
+    .bind(new.body)
+    .bind(new.verified)
+    .bind(new.outcome)
+    .bind(new.reject_reason)
+    .bind(new.event_count)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn set_callback_outcome(
+    conn: &mut PgConnection,
+    id: Uuid,
+    outcome: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE provider_callbacks SET outcome = $2 WHERE id = $1")
+        .bind(id)
+        .bind(outcome)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub struct NewEvent<'a> {
+    pub account_id: &'a str,
+    pub event_key: &'a str,
+    pub callback_id: Option<Uuid>,
+    pub source: &'a str,
+    pub order_kind: &'a str,
+    pub provider_ref: &'a str,
+    pub provider_status: &'a str,
+    pub payload: &'a serde_json::Value,
+}
+
+/// Claims the event key; `None` when an earlier or concurrent delivery already holds it.
+pub async fn insert_event(
+    conn: &mut PgConnection,
+    new: &NewEvent<'_>,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO provider_events (account_id, event_key, callback_id, source, order_kind, provider_ref,
+                                      provider_status, payload, outcome)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending')
+         ON CONFLICT ON CONSTRAINT provider_events_key_unique DO NOTHING
+         RETURNING id",
+    )
+    .bind(new.account_id)
+    .bind(new.event_key)
+    .bind(new.callback_id)
+    .bind(new.source)
+    .bind(new.order_kind)
+    .bind(new.provider_ref)
+    .bind(new.provider_status)
+    .bind(sqlx::types::Json(new.payload))
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn set_event_outcome(
+    conn: &mut PgConnection,
+    id: i64,
+    outcome: &str,
+    detail: Option<&str>,
+    order_id: Option<Uuid>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE provider_events SET outcome = $2, outcome_detail = $3, order_id = $4 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(outcome)
+    .bind(detail)
+    .bind(order_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct CallbackRow {
+    pub id: Uuid,
+    pub account_id: String,
+    pub received_at: DateTime<Utc>,
+    pub content_type: Option<String>,
+    pub headers: serde_json::Value,
+    pub body: String,
+    pub verified: bool,
+    pub outcome: String,
+    pub reject_reason: Option<String>,
+    pub event_count: i32,
+}
+
+pub async fn list_callbacks(
+    pool: &PgPool,
+    account_id: Option<&str>,
+    outcome: Option<&str>,
+    limit: i64,
+) -> Result<Vec<CallbackRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT * FROM provider_callbacks
+         WHERE ($1::text IS NULL OR account_id = $1) AND ($2::text IS NULL OR outcome = $2)
+         ORDER BY received_at DESC LIMIT $3",
+    )
+    .bind(account_id)
+    .bind(outcome)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct EventRow {
+    pub id: i64,
+    pub account_id: String,
+    pub event_key: String,
+    pub callback_id: Option<Uuid>,
+    pub source: String,
+    pub order_kind: String,
+    pub provider_ref: Option<String>,
+    pub provider_status: String,
+    pub payload: serde_json::Value,
+    pub outcome: String,
+    pub outcome_detail: Option<String>,
+    pub order_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+}
+
+pub async fn list_events(
+    pool: &PgPool,
+    outcome: Option<&str>,
+    order_id: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<EventRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT * FROM provider_events
+         WHERE ($1::text IS NULL OR outcome = $1) AND ($2::uuid IS NULL OR order_id = $2)
+         ORDER BY id DESC LIMIT $3",
+    )
+    .bind(outcome)
+    .bind(order_id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}

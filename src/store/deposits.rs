@@ -1,0 +1,180 @@
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DepositRow {
+    pub id: Uuid,
+    pub merchant_id: Uuid,
+    pub address_id: Uuid,
+    pub account_id: String,
+    pub provider_ref: String,
+    pub user_id: String,
+    pub chain: String,
+    pub asset: String,
+    pub address: String,
+    pub memo: Option<String>,
+    pub amount: Decimal,
+    pub fee: Option<Decimal>,
+    pub tx_hash: Option<String>,
+    pub block_height: Option<i64>,
+    pub state: String,
+    pub needs_review: bool,
+    pub review_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+pub struct NewDeposit<'a> {
+    pub merchant_id: Uuid,
+    pub address_id: Uuid,
+    pub account_id: &'a str,
+    pub provider_ref: &'a str,
+    pub user_id: &'a str,
+    pub chain: &'a str,
+    pub asset: &'a str,
+    pub address: &'a str,
+    pub memo: Option<&'a str>,
+    pub amount: Decimal,
+    pub fee: Option<Decimal>,
+    pub tx_hash: Option<&'a str>,
+    pub block_height: Option<i64>,
+}
+
+/// Inserts the deposit as `detected`; `None` when the provider's transfer is already stored.
+pub async fn insert_detected(
+    conn: &mut PgConnection,
+    new: &NewDeposit<'_>,
+) -> Result<Option<DepositRow>, sqlx::Error> {
+    sqlx::query_as(
+        "INSERT INTO deposits (id, merchant_id, address_id, account_id, provider_ref, user_id, chain, asset,
+                               address, memo, amount, fee, tx_hash, block_height, state)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'detected')
+         ON CONFLICT ON CONSTRAINT deposits_account_ref_unique DO NOTHING
+         RETURNING *",
+    )
+    .bind(Uuid::now_v7())
+    .bind(new.merchant_id)
+    .bind(new.address_id)
+    .bind(new.account_id)
+    .bind(new.provider_ref)
+    .bind(new.user_id)
+    .bind(new.chain)
+    .bind(new.asset)
+    .bind(new.address)
+    .bind(new.memo)
+    .bind(new.amount)
+    .bind(new.fee)
+    .bind(new.tx_hash)
+    .bind(new.block_height)
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn lock_by_provider_ref(
+    conn: &mut PgConnection,
+    account_id: &str,
+    provider_ref: &str,
+) -> Result<Option<DepositRow>, sqlx::Error> {
+    sqlx::query_as("SELECT * FROM deposits WHERE account_id = $1 AND provider_ref = $2 FOR UPDATE")
+        .bind(account_id)
+        .bind(provider_ref)
+        .fetch_optional(conn)
+        .await
+}
+
+/// Moves the deposit to `state`, keeping known chain details when the event lacks them.
+pub async fn set_state(
+    conn: &mut PgConnection,
+    id: Uuid,
+    state: &str,
+    fee: Option<Decimal>,
+    tx_hash: Option<&str>,
+    block_height: Option<i64>,
+) -> Result<DepositRow, sqlx::Error> {
+    sqlx::query_as(
+        "UPDATE deposits SET state = $2, fee = COALESCE($3, fee), tx_hash = COALESCE($4, tx_hash),
+                block_height = COALESCE($5, block_height), updated_at = now()
+         WHERE id = $1 RETURNING *",
+    )
+    .bind(id)
+    .bind(state)
+    .bind(fee)
+    .bind(tx_hash)
+    .bind(block_height)
+    .fetch_one(conn)
+    .await
+}
+
+pub async fn flag_for_review(
+    conn: &mut PgConnection,
+    id: Uuid,
+    reason: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE deposits SET needs_review = TRUE, review_reason = $2, updated_at = now() WHERE id = $1")
+        .bind(id)
+        .bind(reason)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn find_for_merchant(
+    pool: &PgPool,
+    merchant_id: Uuid,
+    id: Uuid,
+) -> Result<Option<DepositRow>, sqlx::Error> {
+    sqlx::query_as("SELECT * FROM deposits WHERE merchant_id = $1 AND id = $2")
+        .bind(merchant_id)
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
+pub async fn find(pool: &PgPool, id: Uuid) -> Result<Option<DepositRow>, sqlx::Error> {
+    sqlx::query_as("SELECT * FROM deposits WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
+#[derive(Debug, Default)]
+pub struct DepositFilter {
+    pub user_id: Option<String>,
+    pub address: Option<String>,
+    pub state: Option<String>,
+    pub tx_hash: Option<String>,
+    /// The id of the last deposit of the previous page.
+    pub after: Option<Uuid>,
+}
+
+/// Newest first; pages continue strictly after the `after` deposit.
+pub async fn list_for_merchant(
+    pool: &PgPool,
+    merchant_id: Option<Uuid>,
+    filter: &DepositFilter,
+    limit: i64,
+) -> Result<Vec<DepositRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT d.* FROM deposits d
+         WHERE ($1::uuid IS NULL OR d.merchant_id = $1)
+           AND ($2::text IS NULL OR d.user_id = $2)
+           AND ($3::text IS NULL OR d.address = $3)
+           AND ($4::text IS NULL OR d.state = $4)
+           AND ($5::text IS NULL OR d.tx_hash = $5)
+           AND ($6::uuid IS NULL OR (d.created_at, d.id) <
+                (SELECT c.created_at, c.id FROM deposits c WHERE c.id = $6))
+         ORDER BY d.created_at DESC, d.id DESC
+         LIMIT $7",
+    )
+    .bind(merchant_id)
+    .bind(&filter.user_id)
+    .bind(&filter.address)
+    .bind(&filter.state)
+    .bind(&filter.tx_hash)
+    .bind(filter.after)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}

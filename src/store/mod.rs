@@ -1,0 +1,73 @@
+//! All SQL. Nothing outside this module touches sqlx queries; callers read like sentences.
+
+pub mod addresses;
+pub mod callbacks;
+pub mod deposits;
+pub mod merchants;
+pub mod outbox;
+pub mod transitions;
+pub mod withdrawals;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::ConnectOptions;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Opens the pool, creating the database first when asked to and it does not exist.
+pub async fn connect(
+    url: &str,
+    max_connections: u32,
+    create_if_missing: bool,
+) -> Result<PgPool, sqlx::Error> {
+    let options = PgConnectOptions::from_str(url)?;
+    if create_if_missing {
+        create_database_if_missing(&options).await?;
+    }
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options)
+        .await
+}
+
+pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+    MIGRATOR.run(pool).await
+}
+
+async fn create_database_if_missing(options: &PgConnectOptions) -> Result<(), sqlx::Error> {
+    let Some(name) = options.get_database().map(str::to_owned) else {
+        return Ok(());
+    };
+    let mut admin = options.clone().database("postgres").connect().await?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(&name)
+            .fetch_one(&mut admin)
+            .await?;
+    if !exists {
+        let statement = format!("CREATE DATABASE \"{}\"", name.replace('"', "\"\""));
+        match sqlx::query(sqlx::AssertSqlSafe(statement))
+            .execute(&mut admin)
+            .await
+        {
+            Ok(_) => tracing::info!(database = %name, "created database"),
+            // Another instance created it between our check and our CREATE.
+            Err(err) if is_code(&err, "42P04") || is_code(&err, "23505") => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(())
+}
+
+fn is_code(err: &sqlx::Error, code: &str) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.code().as_deref() == Some(code))
+}
+
+/// Whether `err` is a violation of the named unique constraint.
+pub fn is_unique_violation(err: &sqlx::Error, constraint: &str) -> bool {
+    matches!(err, sqlx::Error::Database(db)
+        if db.code().as_deref() == Some("23505") && db.constraint() == Some(constraint))
+}

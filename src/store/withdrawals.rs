@@ -1,0 +1,204 @@
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use sqlx::{PgConnection, PgExecutor, PgPool};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct WithdrawalRow {
+    pub id: Uuid,
+    pub merchant_id: Uuid,
+    pub client_order_id: String,
+    pub account_id: String,
+    pub provider_request_id: String,
+    pub provider_ref: Option<String>,
+    pub chain: String,
+    pub asset: String,
+    pub amount: Decimal,
+    pub to_address: String,
+    pub memo: Option<String>,
+    pub state: String,
+    pub tx_hash: Option<String>,
+    pub fee: Option<Decimal>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub needs_review: bool,
+    pub review_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+pub struct NewWithdrawal<'a> {
+    pub id: Uuid,
+    pub merchant_id: Uuid,
+    pub client_order_id: &'a str,
+    pub account_id: &'a str,
+    pub provider_request_id: &'a str,
+    pub chain: &'a str,
+    pub asset: &'a str,
+    pub amount: Decimal,
+    pub to_address: &'a str,
+    pub memo: Option<&'a str>,
+}
+
+/// Inserts the withdrawal as `accepted`; `None` when the merchant already used this client order id.
+pub async fn insert_accepted(
+    conn: &mut PgConnection,
+    new: &NewWithdrawal<'_>,
+) -> Result<Option<WithdrawalRow>, sqlx::Error> {
+    sqlx::query_as(
+        "INSERT INTO withdrawals (id, merchant_id, client_order_id, account_id, provider_request_id, chain,
+                                  asset, amount, to_address, memo, state)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'accepted')
+         ON CONFLICT ON CONSTRAINT withdrawals_client_order_unique DO NOTHING
+         RETURNING *",
+    )
+    .bind(new.id)
+    .bind(new.merchant_id)
+    .bind(new.client_order_id)
+    .bind(new.account_id)
+    .bind(new.provider_request_id)
+    .bind(new.chain)
+    .bind(new.asset)
+    .bind(new.amount)
+    .bind(new.to_address)
+    .bind(new.memo)
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn find_by_client_order_id(
+    db: impl PgExecutor<'_>,
+    merchant_id: Uuid,
+    client_order_id: &str,
+) -> Result<Option<WithdrawalRow>, sqlx::Error> {
+    sqlx::query_as("SELECT * FROM withdrawals WHERE merchant_id = $1 AND client_order_id = $2")
+        .bind(merchant_id)
+        .bind(client_order_id)
+        .fetch_optional(db)
+        .await
+}
+
+pub async fn find_for_merchant(
+    pool: &PgPool,
+    merchant_id: Uuid,
+    id: Uuid,
+) -> Result<Option<WithdrawalRow>, sqlx::Error> {
+    sqlx::query_as("SELECT * FROM withdrawals WHERE merchant_id = $1 AND id = $2")
+        .bind(merchant_id)
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
+pub async fn find(pool: &PgPool, id: Uuid) -> Result<Option<WithdrawalRow>, sqlx::Error> {
+    sqlx::query_as("SELECT * FROM withdrawals WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
+pub async fn lock(conn: &mut PgConnection, id: Uuid) -> Result<WithdrawalRow, sqlx::Error> {
+    sqlx::query_as("SELECT * FROM withdrawals WHERE id = $1 FOR UPDATE")
+        .bind(id)
+        .fetch_one(conn)
+        .await
+}
+
+pub async fn lock_by_request_id(
+    conn: &mut PgConnection,
+    account_id: &str,
+    provider_request_id: &str,
+) -> Result<Option<WithdrawalRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT * FROM withdrawals WHERE account_id = $1 AND provider_request_id = $2 FOR UPDATE",
+    )
+    .bind(account_id)
+    .bind(provider_request_id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// What a transition may add to a withdrawal; `None` keeps what is stored.
+#[derive(Debug, Default)]
+pub struct WithdrawalChanges<'a> {
+    pub provider_ref: Option<&'a str>,
+    pub tx_hash: Option<&'a str>,
+    pub fee: Option<Decimal>,
+    pub error_code: Option<&'a str>,
+    pub error_message: Option<&'a str>,
+}
+
+pub async fn set_state(
+    conn: &mut PgConnection,
+    id: Uuid,
+    state: &str,
+    changes: &WithdrawalChanges<'_>,
+) -> Result<WithdrawalRow, sqlx::Error> {
+    sqlx::query_as(
+        "UPDATE withdrawals SET state = $2, provider_ref = COALESCE($3, provider_ref),
+                tx_hash = COALESCE($4, tx_hash), fee = COALESCE($5, fee),
+                error_code = COALESCE($6, error_code), error_message = COALESCE($7, error_message),
+                updated_at = now()
+         WHERE id = $1 RETURNING *",
+    )
+    .bind(id)
+    .bind(state)
+    .bind(changes.provider_ref)
+    .bind(changes.tx_hash)
+    .bind(changes.fee)
+    .bind(changes.error_code)
+    .bind(changes.error_message)
+    .fetch_one(conn)
+    .await
+}
+
+pub async fn flag_for_review(
+    conn: &mut PgConnection,
+    id: Uuid,
+    reason: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE withdrawals SET needs_review = TRUE, review_reason = $2, updated_at = now() WHERE id = $1")
+        .bind(id)
+        .bind(reason)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Withdrawals an operator should look at: flagged, or not terminal for longer than `stale_after`.
+pub async fn list_needing_attention(
+    pool: &PgPool,
+    stale_after_secs: i64,
+) -> Result<Vec<WithdrawalRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT * FROM withdrawals
+         WHERE needs_review
+            OR (state IN ('accepted', 'unknown', 'submitted', 'approved', 'broadcast')
+                AND updated_at < now() - make_interval(secs => $1))
+         ORDER BY updated_at LIMIT 500",
+    )
+    .bind(stale_after_secs as f64)
+    .fetch_all(pool)
+    .await
+}
+
+/// Claims withdrawals due for another submission: `accepted` or `unknown` and untouched for
+/// `after_secs`. Claiming touches `updated_at`, so other instances skip them for the same period.
+pub async fn claim_for_resubmission(
+    pool: &PgPool,
+    after_secs: i64,
+    limit: i64,
+) -> Result<Vec<WithdrawalRow>, sqlx::Error> {
+    sqlx::query_as(
+        "UPDATE withdrawals SET updated_at = now()
+         WHERE id IN (SELECT id FROM withdrawals
+                      WHERE state IN ('accepted', 'unknown') AND NOT needs_review
+                        AND updated_at < now() - make_interval(secs => $1)
+                      ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+         RETURNING *",
+    )
+    .bind(after_secs as f64)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}

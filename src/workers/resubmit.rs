@@ -1,0 +1,41 @@
+//! Withdrawals left `accepted` (the provider was unreachable, or we stopped mid-send) or `unknown`
+//! (timeout, 5xx) are sent again with the same provider request id, so the provider's own duplicate
+//! check (Udun 4288) makes a repeat harmless. Only a definite answer moves them on.
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::AppState;
+use crate::orders::withdrawals::{Attempt, submit};
+use crate::store::withdrawals;
+
+pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
+    let settings = state.settings.workers.clone();
+    let mut ticker =
+        tokio::time::interval(Duration::from_secs(settings.resubmit_interval_secs.max(1)));
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = stop.changed() => return,
+        }
+        if let Err(err) = resubmit_due(&state, settings.resubmit_after_secs).await {
+            tracing::warn!(error = %err, "resubmission pass failed");
+        }
+    }
+}
+
+/// One pass; returns how many withdrawals were sent again.
+pub async fn resubmit_due(state: &AppState, after_secs: u64) -> Result<usize, sqlx::Error> {
+    let due = withdrawals::claim_for_resubmission(&state.pool, after_secs as i64, 20).await?;
+    let count = due.len();
+    for row in due {
+        let Some(provider) = state.registry.get(&row.account_id) else {
+            tracing::error!(withdrawal = %row.id, account = %row.account_id, "withdrawal's account is not configured");
+            continue;
+        };
+        tracing::info!(withdrawal = %row.id, state = %row.state, "sending withdrawal again");
+        submit(state, provider.as_ref(), row, Attempt::Repeat).await?;
+    }
+    Ok(count)
+}
