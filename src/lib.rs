@@ -142,7 +142,7 @@ pub async fn start(settings: Settings) -> Result<Gateway, StartError> {
     }));
     let mut router = api::router(state.clone());
     if settings.sim.enabled {
-        router = router.merge(sim::router(&settings));
+        router = router.merge(sim::router(&settings, Some(&state.public_url)));
     }
 
     let (stop, mut stopped) = watch::channel(false);

@@ -62,6 +62,7 @@ async fn store_callback(
             let reason = err.to_string();
             tracing::warn!(account = account_id, callback_id = %callback_id, reason = %reason, "callback rejected");
             record.reject_reason = Some(&reason);
+            record.verified = err.signature_verified();
             callbacks::insert_callback(pool, &record).await?;
             return Ok(AckResult::Rejected);
         }

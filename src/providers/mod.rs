@@ -129,8 +129,19 @@ impl RawCallback {
 pub enum CallbackError {
     #[error("signature does not verify")]
     BadSignature,
+    /// Unreadable before its signature could be checked (missing fields, bad envelope).
     #[error("malformed callback: {0}")]
     Malformed(String),
+    /// Authentic, but its content is not what the protocol describes.
+    #[error("invalid callback content: {0}")]
+    Invalid(String),
+}
+
+impl CallbackError {
+    /// Whether the signature was checked and found good before the callback was refused.
+    pub fn signature_verified(&self) -> bool {
+        matches!(self, CallbackError::Invalid(_))
+    }
 }
 
 /// What the gateway tells the provider about one callback.

@@ -11,24 +11,22 @@ use tokio::net::TcpListener;
 
 use crate::config::Settings;
 
-/// Every simulator, under `/sim/<provider>`.
-pub fn router(settings: &Settings) -> Router {
-    Router::new().nest(
-        "/sim/udun",
-        udun::router(udun::UdunSim::from_settings(settings)),
-    )
+/// Every simulator, under `/sim/<provider>`. `gateway_url` is set when they run inside the gateway.
+pub fn router(settings: &Settings, gateway_url: Option<&str>) -> Router {
+    let udun = udun::UdunSim::from_settings(settings, gateway_url);
+    Router::new().nest("/sim/udun", udun::router(udun))
 }
 
 /// Serves the simulators alone (the `sim` command, and tests that run them as a separate host).
 pub async fn serve(settings: &Settings, listener: TcpListener) -> std::io::Result<()> {
-    axum::serve(listener, router(settings)).await
+    axum::serve(listener, router(settings, None)).await
 }
 
 /// Binds `bind` and serves the simulators in the background; returns the bound address.
 pub async fn spawn(settings: &Settings, bind: &str) -> std::io::Result<SocketAddr> {
     let listener = TcpListener::bind(bind).await?;
     let addr = listener.local_addr()?;
-    let app = router(settings);
+    let app = router(settings, None);
     tokio::spawn(async move {
         if let Err(err) = axum::serve(listener, app).await {
             tracing::error!(error = %err, "simulator stopped");

@@ -177,7 +177,7 @@ impl UdunProvider {
     }
 
     fn trade_to_event(&self, trade: &Trade) -> Result<ProviderEvent, CallbackError> {
-        let malformed = |what: String| CallbackError::Malformed(what);
+        let malformed = |what: String| CallbackError::Invalid(what);
         let decimals: u32 = trade.decimals.parse().map_err(|_| {
             malformed(format!(
                 "decimals {:?} is not a whole number",
@@ -436,7 +436,7 @@ impl Provider for UdunProvider {
             return Err(CallbackError::BadSignature);
         }
         let trade: Trade = serde_json::from_str(&fields.body)
-            .map_err(|e| CallbackError::Malformed(format!("body is not a valid trade: {e}")))?;
+            .map_err(|e| CallbackError::Invalid(format!("body is not a valid trade: {e}")))?;
         Ok(vec![self.trade_to_event(&trade)?])
     }
 

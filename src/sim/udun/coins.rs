@@ -96,3 +96,16 @@ pub fn new_address(main_coin_type: &str) -> String {
         _ => format!("1{}", base58(33)),
     }
 }
+
+/// The main coin whose address form `address` has (the reverse of [`new_address`]).
+pub fn main_coin_type_of(address: &str) -> &'static str {
+    match address.chars().next() {
+        _ if address.starts_with("0x") => "60",
+        Some('T') => "195",
+        Some('r') => "144",
+        Some('L') | Some('M') => "2",
+        Some('X') => "5",
+        Some('Q') => "2301",
+        _ => "0",
+    }
+}

@@ -64,19 +64,9 @@ pub async fn deposit(
         .addresses
         .get(&request.address)
         .cloned();
-    let (merchant_id, main_coin_type, call_url) = match (
-        known,
-        &request.merchant_id,
-        &request.main_coin_type,
-        &request.call_url,
-    ) {
-        (Some(a), _, _, _) => (a.merchant_id, a.main_coin_type, a.call_url),
-        (None, Some(m), Some(main), Some(url)) => (m.clone(), main.clone(), url.clone()),
-        _ => {
-            return Err(bad(
-                "unknown address: create it first, or give merchant_id, main_coin_type and call_url",
-            ));
-        }
+    let (merchant_id, main_coin_type, call_url) = match known {
+        Some(a) => (a.merchant_id, a.main_coin_type, a.call_url),
+        None => unknown_address_owner(&sim, &request)?,
     };
     let coin_type = request
         .coin_type
@@ -110,6 +100,35 @@ pub async fn deposit(
     .to_string();
     let sent = send(&sim, &merchant_id, &call_url, body, trade_id, !request.hold).await?;
     Ok(Json(sent))
+}
+
+/// Who an address the simulator did not create belongs to: as the request says, or else the single
+/// account of the gateway it runs inside, on the chain the address's form suggests.
+fn unknown_address_owner(
+    sim: &SimState,
+    request: &DepositRequest,
+) -> Result<(String, String, String), ControlError> {
+    let fallback = (sim.gateway_callbacks.len() == 1)
+        .then(|| sim.gateway_callbacks.iter().next())
+        .flatten();
+    let merchant_id = request
+        .merchant_id
+        .clone()
+        .or_else(|| fallback.map(|(m, _)| m.clone()));
+    let call_url = request
+        .call_url
+        .clone()
+        .or_else(|| fallback.map(|(_, url)| url.clone()));
+    let main_coin_type = request
+        .main_coin_type
+        .clone()
+        .unwrap_or_else(|| coins::main_coin_type_of(&request.address).to_owned());
+    match (merchant_id, call_url) {
+        (Some(merchant_id), Some(call_url)) => Ok((merchant_id, main_coin_type, call_url)),
+        _ => Err(bad(
+            "unknown address: create it first, or give merchant_id, main_coin_type and call_url",
+        )),
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]

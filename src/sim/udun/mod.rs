@@ -55,8 +55,10 @@ pub struct SimWithdrawal {
 #[serde(rename_all = "snake_case")]
 pub enum WithdrawFault {
     /// Answer HTTP 500 without recording the withdrawal.
+    #[serde(rename = "error_500")]
     Error500,
     /// Record the withdrawal, then answer HTTP 500.
+    #[serde(rename = "accept_then_500")]
     AcceptThen500,
     /// Record the withdrawal, then hold the reply for `delay_ms` (past the client's timeout).
     AcceptThenStall,
@@ -74,6 +76,9 @@ struct SimData {
 pub struct UdunSim {
     /// merchantId → API key, for every Udun account in the configuration.
     merchants: HashMap<String, SecretString>,
+    /// merchantId → the gateway's callback URL for that account, when the simulator runs inside the
+    /// gateway: deposits to addresses it does not remember (it keeps nothing across restarts) go there.
+    gateway_callbacks: HashMap<String, String>,
     data: Mutex<SimData>,
     http: reqwest::Client,
 }
@@ -81,8 +86,9 @@ pub struct UdunSim {
 type SimState = Arc<UdunSim>;
 
 impl UdunSim {
-    pub fn from_settings(settings: &Settings) -> Arc<UdunSim> {
+    pub fn from_settings(settings: &Settings, gateway_url: Option<&str>) -> Arc<UdunSim> {
         let mut merchants = HashMap::new();
+        let mut gateway_callbacks = HashMap::new();
         for account in settings
             .providers
             .iter()
@@ -92,6 +98,12 @@ impl UdunSim {
             match resolve_secret(&udun.api_key, &udun.api_key_env, &account.id) {
                 Ok(key) => {
                     merchants.insert(udun.merchant_id.clone(), key);
+                    if let Some(url) = gateway_url {
+                        gateway_callbacks.insert(
+                            udun.merchant_id.clone(),
+                            format!("{url}/callbacks/{}", account.id),
+                        );
+                    }
                 }
                 Err(err) => {
                     tracing::warn!(error = %err, "udun simulator skips an account without a key")
@@ -100,8 +112,10 @@ impl UdunSim {
         }
         Arc::new(UdunSim {
             merchants,
+            gateway_callbacks,
             data: Mutex::new(SimData {
-                next_trade_id: 998_006_370_676_506_624,
+                // From the clock, so a restarted simulator never reuses an earlier run's trade ids.
+                next_trade_id: chrono::Utc::now().timestamp_micros() as u64,
                 stall_ms: 30_000,
                 ..SimData::default()
             }),

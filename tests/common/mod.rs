@@ -1,0 +1,350 @@
+//! Test harness: a fresh PostgreSQL database per test, the Udun simulator and the gateway each on
+//! their own port 0, talking real HTTP. Nothing of the gateway is mocked.
+#![allow(dead_code)]
+
+use std::sync::Once;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use custody_gateway::config::Settings;
+use custody_gateway::{Gateway, orders, sim, start};
+
+pub const UDUN_ACCOUNT: &str = "udun-main";
+pub const UDUN_MERCHANT_ID: &str = "300015";
+pub const UDUN_API_KEY: &str = "test-udun-api-key";
+pub const OPS_TOKEN: &str = "test-ops-token";
+pub const USDT_TRC20: &str = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t";
+pub const TRON_ADDRESS: &str = "TEpK1aWkjDue6j8reeeMqG7hdJ5tRytyAF";
+
+pub fn database_server() -> String {
+    std::env::var("TEST_DATABASE_SERVER")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+/// Knobs a test may turn.
+#[derive(Clone)]
+pub struct TestOptions {
+    pub provider_timeout_secs: u64,
+    pub withdraw_mode: &'static str,
+}
+
+impl Default for TestOptions {
+    fn default() -> Self {
+        TestOptions {
+            provider_timeout_secs: 5,
+            withdraw_mode: "withdraw",
+        }
+    }
+}
+
+fn settings_toml(database_url: &str, udun_base_url: &str, options: &TestOptions) -> String {
+    format!(
+        r#"
+[server]
+bind = "127.0.0.1:0"
+
+[database]
+url = "{database_url}"
+max_connections = 30
+
+[ops]
+token = "{OPS_TOKEN}"
+
+[workers]
+resubmit_interval_secs = 3600
+resubmit_after_secs = 0
+
+[[providers]]
+id = "{UDUN_ACCOUNT}"
+kind = "udun"
+base_url = "{udun_base_url}"
+timeout_secs = {timeout}
+
+[providers.udun]
+merchant_id = "{UDUN_MERCHANT_ID}"
+api_key = "{UDUN_API_KEY}"
+withdraw_mode = "{mode}"
+
+[[providers.assets]]
+chain = "BTC"
+asset = "BTC"
+decimals = 8
+main_coin_type = "0"
+coin_type = "0"
+
+[[providers.assets]]
+chain = "ETH"
+asset = "ETH"
+decimals = 18
+main_coin_type = "60"
+coin_type = "60"
+
+[[providers.assets]]
+chain = "ETH"
+asset = "USDT"
+decimals = 6
+main_coin_type = "60"
+coin_type = "0xdac17f958d2ee523a2206206994597c13d831ec7"
+
+[[providers.assets]]
+chain = "TRX"
+asset = "TRX"
+decimals = 6
+main_coin_type = "195"
+coin_type = "195"
+
+[[providers.assets]]
+chain = "TRX"
+asset = "USDT"
+decimals = 6
+main_coin_type = "195"
+coin_type = "{USDT_TRC20}"
+"#,
+        timeout = options.provider_timeout_secs,
+        mode = options.withdraw_mode,
+    )
+}
+
+pub struct TestApp {
+    pub database: String,
+    pub gateway: Gateway,
+    pub url: String,
+    pub sim_url: String,
+    pub pool: PgPool,
+    pub http: reqwest::Client,
+    pub api_key: String,
+    pub merchant_id: Uuid,
+}
+
+static TRACING: Once = Once::new();
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        TestApp::spawn_with(TestOptions::default()).await
+    }
+
+    pub async fn spawn_with(options: TestOptions) -> TestApp {
+        TRACING.call_once(|| {
+            if std::env::var("TEST_LOG").is_ok() {
+                custody_gateway::telemetry::init(custody_gateway::config::LogFormat::Pretty);
+            }
+        });
+        let database = format!("cg_test_{}", Uuid::new_v4().simple());
+        let database_url = format!("{}/{database}", database_server());
+        // The simulator only needs the account's merchant id and key, which do not depend on URLs.
+        let sim_settings =
+            Settings::from_toml(&settings_toml(&database_url, "http://unused", &options)).unwrap();
+        let sim_addr = sim::spawn(&sim_settings, "127.0.0.1:0").await.unwrap();
+        let sim_url = format!("http://{sim_addr}");
+        let settings = Settings::from_toml(&settings_toml(
+            &database_url,
+            &format!("{sim_url}/sim/udun"),
+            &options,
+        ))
+        .unwrap();
+        let gateway = start(settings).await.expect("gateway starts");
+        let pool = gateway.state.pool.clone();
+        let created = orders::merchants::create_merchant(&pool, "test-merchant", None)
+            .await
+            .unwrap();
+        TestApp {
+            database,
+            url: gateway.url(),
+            gateway,
+            sim_url,
+            pool,
+            http: reqwest::Client::new(),
+            api_key: created.api_key,
+            merchant_id: created.merchant.id,
+        }
+    }
+
+    /// Another merchant's API key on the same gateway.
+    pub async fn other_merchant_key(&self) -> String {
+        orders::merchants::create_merchant(&self.pool, "other-merchant", None)
+            .await
+            .unwrap()
+            .api_key
+    }
+
+    pub async fn post_as(&self, key: &str, path: &str, body: &Value) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.url))
+            .bearer_auth(key)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> (StatusCode, Value) {
+        self.post_as(&self.api_key, path, body).await
+    }
+
+    pub async fn get_as(&self, key: &str, path: &str) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.url))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.get_as(&self.api_key, path).await
+    }
+
+    pub async fn create_address(&self, user_id: &str, chain: &str, asset: &str) -> Value {
+        let (status, body) = self
+            .post(
+                "/v1/addresses",
+                &json!({ "user_id": user_id, "chain": chain, "asset": asset }),
+            )
+            .await;
+        assert!(status.is_success(), "address creation: {status} {body}");
+        body
+    }
+
+    pub async fn withdraw(&self, body: &Value) -> (StatusCode, Value) {
+        self.post("/v1/withdrawals", body).await
+    }
+
+    /// Drives the simulator's control API; the simulator then calls the gateway.
+    pub async fn sim(&self, path: &str, body: &Value) -> Value {
+        let response = self
+            .http
+            .post(format!("{}/sim/udun{path}", self.sim_url))
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        assert!(status.is_success(), "simulator {path}: {status} {text}");
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+
+    pub async fn sim_deposit(&self, body: Value) -> Value {
+        self.sim("/deposits", &body).await
+    }
+
+    pub async fn sim_withdrawal(&self, business_id: &str, action: &str, body: Value) -> Value {
+        self.sim(&format!("/withdrawals/{business_id}/{action}"), &body)
+            .await
+    }
+
+    pub async fn sim_withdrawals(&self) -> Vec<Value> {
+        let response = self
+            .http
+            .get(format!("{}/sim/udun/withdrawals", self.sim_url))
+            .send()
+            .await
+            .unwrap();
+        response.json().await.unwrap()
+    }
+
+    /// Posts a raw callback body to the gateway, as a provider would.
+    pub async fn deliver(
+        &self,
+        content_type: &str,
+        body: impl Into<String>,
+    ) -> (StatusCode, String) {
+        let response = self
+            .http
+            .post(format!("{}/callbacks/{UDUN_ACCOUNT}", self.url))
+            .header("content-type", content_type)
+            .body(body.into())
+            .send()
+            .await
+            .unwrap();
+        (response.status(), response.text().await.unwrap())
+    }
+
+    pub async fn deliver_form(&self, form: &str) -> (StatusCode, String) {
+        self.deliver("application/x-www-form-urlencoded", form)
+            .await
+    }
+
+    pub async fn ops_get(&self, path: &str) -> (StatusCode, Value) {
+        self.get_as(OPS_TOKEN, path).await
+    }
+
+    /// A count straight from the database.
+    pub async fn count(&self, sql: &'static str) -> i64 {
+        sqlx::query_scalar(sql).fetch_one(&self.pool).await.unwrap()
+    }
+
+    pub async fn count_for(&self, sql: &'static str, id: &str) -> i64 {
+        sqlx::query_scalar(sql)
+            .bind(Uuid::parse_str(id).unwrap())
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        drop_database(&self.database);
+    }
+}
+
+/// Drops a test database, closing whatever connections the test left open.
+pub fn drop_database(name: &str) {
+    let name = name.to_owned();
+    let _ = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            use sqlx::Connection;
+            if let Ok(mut admin) =
+                sqlx::PgConnection::connect(&format!("{}/postgres", database_server())).await
+            {
+                let statement = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+                let _ = sqlx::query(sqlx::AssertSqlSafe(statement))
+                    .execute(&mut admin)
+                    .await;
+            }
+        });
+    })
+    .join();
+}
+
+/// A form with one field replaced, keeping the others byte for byte.
+pub fn replace_form_field(form: &str, name: &str, value: Option<&str>) -> String {
+    let mut out = form_urlencoded::Serializer::new(String::new());
+    for (key, current) in form_urlencoded::parse(form.as_bytes()) {
+        if key == name {
+            if let Some(value) = value {
+                out.append_pair(&key, value);
+            }
+        } else {
+            out.append_pair(&key, &current);
+        }
+    }
+    out.finish()
+}
+
+pub fn form_field(form: &str, name: &str) -> String {
+    form_urlencoded::parse(form.as_bytes())
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
+        .unwrap()
+}
+
+pub fn str_of<'a>(value: &'a Value, key: &str) -> &'a str {
+    value[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("{key} missing in {value}"))
+}
