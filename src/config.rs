@@ -18,6 +18,8 @@ pub struct Settings {
     pub ops: OpsSettings,
     #[serde(default)]
     pub workers: WorkerSettings,
+    #[serde(default)]
+    pub webhooks: WebhookSettings,
     /// Provider accounts in routing order: the first enabled account serving a chain/asset is used
     /// when a request names none.
     #[serde(default)]
@@ -277,4 +279,77 @@ fn default_resubmit_interval() -> u64 {
 }
 fn default_resubmit_after() -> u64 {
     60
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct WebhookSettings {
+    /// Delivery workers per gateway instance.
+    #[serde(default = "default_webhook_workers")]
+    pub workers: usize,
+    /// Deliveries one worker keeps in flight at once.
+    #[serde(default = "default_webhook_in_flight")]
+    pub in_flight_per_worker: usize,
+    /// How often an idle worker looks for due deliveries.
+    #[serde(default = "default_webhook_poll_ms")]
+    pub poll_interval_ms: u64,
+    #[serde(default = "default_webhook_timeout")]
+    pub timeout_ms: u64,
+    /// Delay before each retry; after the last one fails the delivery is `failed`. Each delay gets
+    /// up to 20% random jitter. The default adds up to about three days.
+    #[serde(default = "default_retry_schedule")]
+    pub retry_schedule_ms: Vec<u64>,
+    /// Allow endpoints on loopback and private networks (the simulators and tests need it;
+    /// production should not, as it lets a webhook URL reach internal services).
+    #[serde(default)]
+    pub allow_private_addresses: bool,
+    /// How long the previous secret keeps signing beside the new one after a rotation.
+    #[serde(default = "default_rotation_overlap")]
+    pub rotation_overlap_secs: u64,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        WebhookSettings {
+            workers: default_webhook_workers(),
+            in_flight_per_worker: default_webhook_in_flight(),
+            poll_interval_ms: default_webhook_poll_ms(),
+            timeout_ms: default_webhook_timeout(),
+            retry_schedule_ms: default_retry_schedule(),
+            allow_private_addresses: false,
+            rotation_overlap_secs: default_rotation_overlap(),
+        }
+    }
+}
+
+fn default_webhook_workers() -> usize {
+    4
+}
+fn default_webhook_in_flight() -> usize {
+    16
+}
+fn default_webhook_poll_ms() -> u64 {
+    500
+}
+fn default_webhook_timeout() -> u64 {
+    15_000
+}
+fn default_rotation_overlap() -> u64 {
+    24 * 3600
+}
+fn default_retry_schedule() -> Vec<u64> {
+    const MINUTE: u64 = 60_000;
+    const HOUR: u64 = 60 * MINUTE;
+    vec![
+        5_000,
+        5 * MINUTE,
+        30 * MINUTE,
+        2 * HOUR,
+        5 * HOUR,
+        10 * HOUR,
+        10 * HOUR,
+        10 * HOUR,
+        10 * HOUR,
+        10 * HOUR,
+        10 * HOUR,
+    ]
 }

@@ -9,6 +9,7 @@ pub mod providers;
 pub mod sim;
 pub mod store;
 pub mod telemetry;
+pub mod webhooks;
 pub mod workers;
 
 use std::net::SocketAddr;

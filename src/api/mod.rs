@@ -6,6 +6,7 @@ pub mod extract;
 pub mod health;
 pub mod merchant;
 pub mod ops;
+pub mod webhooks;
 
 use axum::Router;
 use axum::http::{HeaderName, Request};
@@ -22,6 +23,7 @@ const MAX_BODY_BYTES: usize = 256 * 1024;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(merchant::router())
+        .merge(webhooks::router())
         .merge(callbacks::router())
         .merge(ops::router())
         .merge(health::router())

@@ -1,7 +1,7 @@
 //! `/ops`: what an operator needs to look up any order, callback or event (separate bearer token).
 
 use axum::extract::{Path, State};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -12,7 +12,7 @@ use crate::api::auth::Operator;
 use crate::api::extract::QueryParams;
 use crate::error::ApiError;
 use crate::orders::views::{DepositView, WithdrawalView};
-use crate::store::{callbacks, deposits, transitions, withdrawals};
+use crate::store::{callbacks, deposits, transitions, webhooks, withdrawals};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -25,6 +25,8 @@ pub fn router() -> Router<AppState> {
         )
         .route("/ops/accounts", get(accounts))
         .route("/ops/accounts/{id}/assets", get(account_assets))
+        .route("/ops/webhooks", get(list_deliveries))
+        .route("/ops/webhooks/replay", post(replay_webhooks))
 }
 
 /// A deposit or withdrawal by id, with its transitions and the provider events behind them.
@@ -130,4 +132,54 @@ async fn account_assets(
         .ok_or_else(|| ApiError::not_found("provider account"))?;
     let assets = provider.supported_assets().await?;
     Ok(Json(json!({ "data": assets })))
+}
+
+#[derive(Deserialize)]
+struct DeliveryQuery {
+    merchant: Option<Uuid>,
+    /// pending | delivered | failed
+    state: Option<String>,
+    limit: Option<i64>,
+}
+
+async fn list_deliveries(
+    State(state): State<AppState>,
+    _: Operator,
+    QueryParams(query): QueryParams<DeliveryQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    let rows =
+        webhooks::list_deliveries(&state.pool, query.merchant, query.state.as_deref(), limit)
+            .await?;
+    Ok(Json(json!({ "data": rows })))
+}
+
+#[derive(Deserialize)]
+struct ReplayQuery {
+    merchant: Option<Uuid>,
+    since: Option<chrono::DateTime<chrono::Utc>>,
+    /// Which deliveries to send again; `failed` by default.
+    state: Option<String>,
+}
+
+/// Sends failed deliveries again, on a fresh retry schedule.
+async fn replay_webhooks(
+    State(state): State<AppState>,
+    _: Operator,
+    QueryParams(query): QueryParams<ReplayQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let which = query.state.as_deref().unwrap_or("failed");
+    if !matches!(which, "failed" | "delivered") {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "state must be failed or delivered",
+        ));
+    }
+    let replayed = webhooks::replay(&state.pool, query.merchant, query.since, which).await?;
+    tracing::info!(
+        replayed,
+        state = which,
+        "webhook deliveries queued again by an operator"
+    );
+    Ok(Json(json!({ "replayed": replayed })))
 }

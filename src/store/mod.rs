@@ -6,6 +6,7 @@ pub mod deposits;
 pub mod merchants;
 pub mod outbox;
 pub mod transitions;
+pub mod webhooks;
 pub mod withdrawals;
 
 use std::str::FromStr;

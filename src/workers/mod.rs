@@ -1,5 +1,7 @@
-//! Background work: sending again withdrawals whose first submission did not settle.
+//! Background work: webhook delivery, and sending again withdrawals whose first submission did not
+//! settle.
 
+pub mod outbox;
 pub mod resubmit;
 
 use tokio::sync::watch;
@@ -8,5 +10,12 @@ use tokio::task::JoinHandle;
 use crate::AppState;
 
 pub fn spawn(state: AppState, stop: watch::Receiver<bool>) -> JoinHandle<()> {
-    tokio::spawn(resubmit::run(state, stop))
+    tokio::spawn(async move {
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..state.settings.webhooks.workers {
+            tasks.spawn(outbox::run(state.clone(), stop.clone()));
+        }
+        tasks.spawn(resubmit::run(state.clone(), stop.clone()));
+        while tasks.join_next().await.is_some() {}
+    })
 }

@@ -2,6 +2,8 @@
 //! their own port 0, talking real HTTP. Nothing of the gateway is mocked.
 #![allow(dead_code)]
 
+pub mod receiver;
+
 use std::sync::Once;
 
 use reqwest::StatusCode;
@@ -29,6 +31,11 @@ pub fn database_server() -> String {
 pub struct TestOptions {
     pub provider_timeout_secs: u64,
     pub withdraw_mode: &'static str,
+    /// Webhook delivery workers; none unless a test is about webhooks.
+    pub webhook_workers: usize,
+    pub webhook_timeout_ms: u64,
+    pub retry_schedule_ms: Vec<u64>,
+    pub allow_private_addresses: bool,
 }
 
 impl Default for TestOptions {
@@ -36,6 +43,19 @@ impl Default for TestOptions {
         TestOptions {
             provider_timeout_secs: 5,
             withdraw_mode: "withdraw",
+            webhook_workers: 0,
+            webhook_timeout_ms: 2_000,
+            retry_schedule_ms: vec![50, 100, 200],
+            allow_private_addresses: true,
+        }
+    }
+}
+
+impl TestOptions {
+    pub fn webhooks(workers: usize) -> TestOptions {
+        TestOptions {
+            webhook_workers: workers,
+            ..TestOptions::default()
         }
     }
 }
@@ -56,6 +76,14 @@ token = "{OPS_TOKEN}"
 [workers]
 resubmit_interval_secs = 3600
 resubmit_after_secs = 0
+
+[webhooks]
+workers = {webhook_workers}
+in_flight_per_worker = 16
+poll_interval_ms = 20
+timeout_ms = {webhook_timeout}
+retry_schedule_ms = {schedule:?}
+allow_private_addresses = {allow_private}
 
 [[providers]]
 id = "{UDUN_ACCOUNT}"
@@ -105,6 +133,10 @@ coin_type = "{USDT_TRC20}"
 "#,
         timeout = options.provider_timeout_secs,
         mode = options.withdraw_mode,
+        webhook_workers = options.webhook_workers,
+        webhook_timeout = options.webhook_timeout_ms,
+        schedule = options.retry_schedule_ms,
+        allow_private = options.allow_private_addresses,
     )
 }
 
@@ -117,6 +149,7 @@ pub struct TestApp {
     pub http: reqwest::Client,
     pub api_key: String,
     pub merchant_id: Uuid,
+    pub webhook_secret: String,
 }
 
 static TRACING: Once = Once::new();
@@ -159,7 +192,27 @@ impl TestApp {
             http: reqwest::Client::new(),
             api_key: created.api_key,
             merchant_id: created.merchant.id,
+            webhook_secret: created.merchant.webhook_secret,
         }
+    }
+
+    pub async fn put(&self, path: &str, body: &Value) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .put(format!("{}{path}", self.url))
+            .bearer_auth(&self.api_key)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Points this merchant's webhooks at `url` through the API.
+    pub async fn set_webhook_url(&self, url: &str) {
+        let (status, body) = self.put("/v1/webhook", &json!({ "url": url })).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
     }
 
     /// Another merchant's API key on the same gateway.

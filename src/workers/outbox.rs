@@ -1,0 +1,167 @@
+//! Webhook delivery workers (DESIGN §6). Each worker claims due notifications (`FOR UPDATE SKIP
+//! LOCKED`, so workers and gateway instances never send one attempt twice), sends each in its own
+//! task so a slow endpoint holds up only itself, and records every attempt. Failures are retried on
+//! the configured schedule with jitter, `Retry-After` is honoured, 410 Gone turns the endpoint off.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::Rng;
+use tokio::sync::{Notify, Semaphore, watch};
+
+use crate::AppState;
+use crate::store::webhooks::{self, DueDelivery, NewAttempt};
+use crate::webhooks::send::{SendOutcome, Sender};
+
+pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
+    let settings = state.settings.webhooks.clone();
+    let sender = Sender::new(&settings);
+    let slots = Arc::new(Semaphore::new(settings.in_flight_per_worker.max(1)));
+    let finished = Arc::new(Notify::new());
+    // Long enough that a claimed notification is never taken by another worker mid-send.
+    let lease_ms = (settings.timeout_ms * 2 + 5_000) as i64;
+    let idle = Duration::from_millis(settings.poll_interval_ms.max(1));
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let free = slots.available_permits();
+        let claimed = if free == 0 {
+            Vec::new()
+        } else {
+            match webhooks::claim_due(&state.pool, free as i64, lease_ms).await {
+                Ok(claimed) => claimed,
+                Err(err) => {
+                    tracing::warn!(error = %err, "claiming webhook deliveries failed");
+                    Vec::new()
+                }
+            }
+        };
+        let batch_was_full = free > 0 && claimed.len() == free;
+        for delivery in claimed {
+            let permit = slots
+                .clone()
+                .acquire_owned()
+                .await
+                .expect("semaphore stays open");
+            let (state, sender, finished) = (state.clone(), sender.clone(), finished.clone());
+            tokio::spawn(async move {
+                deliver(&state, &sender, delivery).await;
+                drop(permit);
+                // The next notification of the same order may be due now.
+                finished.notify_one();
+            });
+        }
+        if batch_was_full {
+            continue;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(idle) => {}
+            _ = finished.notified() => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+async fn deliver(state: &AppState, sender: &Sender, delivery: DueDelivery) {
+    let body = serde_json::to_string(&delivery.payload).expect("JSON serializes");
+    let id = delivery.id.to_string();
+    let now = chrono::Utc::now();
+    let mut secrets = vec![delivery.webhook_secret.as_str()];
+    if let (Some(previous), Some(until)) = (
+        &delivery.previous_webhook_secret,
+        delivery.previous_secret_expires_at,
+    ) && until > now
+    {
+        secrets.push(previous.as_str());
+    }
+    let outcome = sender
+        .send(&delivery.webhook_url, &id, &body, &secrets)
+        .await;
+    if let Err(err) = record(state, &delivery, &outcome).await {
+        // The lease runs out and the notification is sent again: at least once, never lost.
+        tracing::error!(delivery = %delivery.id, error = %err, "recording a webhook attempt failed");
+    }
+}
+
+async fn record(
+    state: &AppState,
+    delivery: &DueDelivery,
+    outcome: &SendOutcome,
+) -> Result<(), sqlx::Error> {
+    let schedule = &state.settings.webhooks.retry_schedule_ms;
+    let mut tx = state.pool.begin().await?;
+    webhooks::record_attempt(
+        &mut tx,
+        &NewAttempt {
+            outbox_id: delivery.id,
+            status_code: outcome.status.map(i32::from),
+            latency_ms: outcome.latency_ms,
+            response_body: outcome.response_body.as_deref(),
+            error: outcome.error.as_deref(),
+        },
+    )
+    .await?;
+    let error = describe(outcome);
+    if outcome.delivered() {
+        webhooks::mark_delivered(&mut tx, delivery.id).await?;
+        tracing::info!(delivery = %delivery.id, merchant = %delivery.merchant_id, event = %delivery.event_type,
+            attempt = delivery.attempts, "webhook delivered");
+    } else if outcome.gone() {
+        webhooks::disable_endpoint(&mut tx, delivery.id, delivery.merchant_id).await?;
+        tracing::warn!(merchant = %delivery.merchant_id, "webhook endpoint answered 410 Gone; deliveries wait");
+    } else if let Some(delay) = retry_delay(schedule, delivery.attempts, outcome.retry_after) {
+        webhooks::schedule_retry(&mut tx, delivery.id, delay.as_millis() as i64, &error).await?;
+        tracing::info!(delivery = %delivery.id, attempt = delivery.attempts, error = %error,
+            retry_in_ms = delay.as_millis() as u64, "webhook attempt failed");
+    } else {
+        webhooks::mark_failed(&mut tx, delivery.id, &error).await?;
+        tracing::warn!(delivery = %delivery.id, merchant = %delivery.merchant_id, attempts = delivery.attempts,
+            "webhook delivery failed for good");
+    }
+    tx.commit().await
+}
+
+fn describe(outcome: &SendOutcome) -> String {
+    match (outcome.status, &outcome.error) {
+        (_, Some(error)) => error.clone(),
+        (Some(status), None) => format!("HTTP {status}"),
+        (None, None) => "no answer".to_owned(),
+    }
+}
+
+/// The wait before the next attempt after `attempts` have failed, or `None` when the schedule is
+/// spent. Up to 20% jitter spreads retries out; `Retry-After` can only lengthen the wait.
+pub fn retry_delay(
+    schedule_ms: &[u64],
+    attempts: i32,
+    retry_after: Option<Duration>,
+) -> Option<Duration> {
+    let index = usize::try_from(attempts).ok()?.checked_sub(1)?;
+    let base = *schedule_ms.get(index)?;
+    let jitter = rand::rng().random_range(0.0..0.2);
+    let scheduled = Duration::from_millis(base + (base as f64 * jitter) as u64);
+    Some(retry_after.map_or(scheduled, |wait| wait.max(scheduled)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::retry_delay;
+    use std::time::Duration;
+
+    #[test]
+    fn follows_the_schedule_with_bounded_jitter_then_stops() {
+        let schedule = [100, 1_000, 10_000];
+        for (attempts, base) in [(1, 100u64), (2, 1_000), (3, 10_000)] {
+            let delay = retry_delay(&schedule, attempts, None).unwrap().as_millis() as u64;
+            assert!(
+                (base..base + base / 5 + 1).contains(&delay),
+                "{attempts}: {delay}"
+            );
+        }
+        assert_eq!(retry_delay(&schedule, 4, None), None);
+        assert_eq!(retry_delay(&schedule, 0, None), None);
+        let later = retry_delay(&schedule, 1, Some(Duration::from_secs(60))).unwrap();
+        assert_eq!(later, Duration::from_secs(60));
+    }
+}
