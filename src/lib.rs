@@ -58,6 +58,8 @@ pub enum StartError {
     Database(#[from] sqlx::Error),
     #[error("migrations: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("{0}")]
+    Invalid(String),
     #[error("cannot listen on {bind}: {source}")]
     Bind {
         bind: String,

@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use serde_json::json;
 
 use custody_gateway::config::Settings;
+use custody_gateway::webhooks::endpoint;
 use custody_gateway::{StartError, connect_database, orders, sim, start, store, telemetry};
 
 #[derive(Parser)]
@@ -105,6 +106,11 @@ async fn run(command: Command, settings: Settings) -> Result<(), StartError> {
             let pool = connect_database(&settings).await?;
             match command {
                 MerchantCommand::Create { name, webhook_url } => {
+                    if let Some(url) = &webhook_url {
+                        endpoint::check(url, settings.webhooks.allow_private_addresses)
+                            .await
+                            .map_err(|err| StartError::Invalid(err.to_string()))?;
+                    }
                     let created =
                         orders::merchants::create_merchant(&pool, &name, webhook_url.as_deref())
                             .await?;
