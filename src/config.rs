@@ -20,6 +20,8 @@ pub struct Settings {
     pub workers: WorkerSettings,
     #[serde(default)]
     pub webhooks: WebhookSettings,
+    #[serde(default)]
+    pub pollers: PollerSettings,
     /// Provider accounts in routing order: the first enabled account serving a chain/asset is used
     /// when a request names none.
     #[serde(default)]
@@ -352,4 +354,37 @@ fn default_retry_schedule() -> Vec<u64> {
         10 * HOUR,
         10 * HOUR,
     ]
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PollerSettings {
+    /// How often each account's feeds are read and its pending deposits' confirmations counted.
+    #[serde(default = "default_poll_interval")]
+    pub interval_ms: u64,
+    /// The longest wait after repeated provider errors (the wait doubles from `interval_ms`).
+    #[serde(default = "default_poll_max_backoff")]
+    pub max_backoff_ms: u64,
+    /// Pages read from one feed in one round, so that one busy feed does not starve the others.
+    #[serde(default = "default_poll_max_pages")]
+    pub max_pages_per_round: u32,
+}
+
+impl Default for PollerSettings {
+    fn default() -> Self {
+        PollerSettings {
+            interval_ms: default_poll_interval(),
+            max_backoff_ms: default_poll_max_backoff(),
+            max_pages_per_round: default_poll_max_pages(),
+        }
+    }
+}
+
+fn default_poll_interval() -> u64 {
+    5_000
+}
+fn default_poll_max_backoff() -> u64 {
+    300_000
+}
+fn default_poll_max_pages() -> u32 {
+    50
 }

@@ -9,11 +9,14 @@ use axum::routing::post;
 
 use crate::AppState;
 use crate::error::ApiError;
+use crate::orders::approvals::handle_approval_call;
 use crate::orders::ingest::ingest_callback;
 use crate::providers::RawCallback;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/callbacks/{account_id}", post(receive))
+    Router::new()
+        .route("/callbacks/{account_id}", post(receive))
+        .route("/callbacks/{account_id}/cosigner", post(approval))
 }
 
 async fn receive(
@@ -28,4 +31,18 @@ async fn receive(
     let raw = RawCallback { headers, body };
     let result = ingest_callback(&state.pool, provider.as_ref(), &raw).await;
     provider.ack(result)
+}
+
+/// A provider's signer asking whether to sign a withdrawal (ChainUp Co-Signer).
+async fn approval(
+    State(state): State<AppState>,
+    Path(account_id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(provider) = state.registry.get(&account_id) else {
+        return ApiError::not_found("provider account").into_response();
+    };
+    let raw = RawCallback { headers, body };
+    handle_approval_call(&state.pool, provider.as_ref(), &raw).await
 }

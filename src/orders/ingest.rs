@@ -61,9 +61,7 @@ async fn store_callback(
         Err(err) => {
             let reason = err.to_string();
             tracing::warn!(account = account_id, callback_id = %callback_id, reason = %reason, "callback rejected");
-            record.reject_reason = Some(&reason);
-            record.verified = err.signature_verified();
-            callbacks::insert_callback(pool, &record).await?;
+            store_rejected_call(pool, account_id, raw, &reason, err.signature_verified()).await?;
             return Ok(AckResult::Rejected);
         }
     };
@@ -156,7 +154,33 @@ pub async fn record_event(
     Ok(true)
 }
 
-fn redacted_headers(headers: &HeaderMap) -> serde_json::Value {
+/// Keeps a refused call as received, with the reason, for ops.
+pub async fn store_rejected_call(
+    pool: &PgPool,
+    account_id: &str,
+    raw: &RawCallback,
+    reason: &str,
+    verified: bool,
+) -> Result<(), sqlx::Error> {
+    let headers = redacted_headers(&raw.headers);
+    callbacks::insert_callback(
+        pool,
+        &callbacks::NewCallback {
+            id: Uuid::now_v7(),
+            account_id,
+            content_type: raw.content_type(),
+            headers: &headers,
+            body: &String::from_utf8_lossy(&raw.body),
+            verified,
+            outcome: "rejected",
+            reject_reason: Some(reason),
+            event_count: 0,
+        },
+    )
+    .await
+}
+
+pub fn redacted_headers(headers: &HeaderMap) -> serde_json::Value {
     let mut map = serde_json::Map::new();
     for (name, value) in headers {
         let text = if REDACTED_HEADERS.contains(&name.as_str()) {

@@ -1,6 +1,7 @@
 //! The core: orders and their state machines. Handlers and pollers call in here; SQL stays in `store`.
 
 pub mod addresses;
+pub mod approvals;
 pub mod deposits;
 pub mod ingest;
 pub mod merchants;

@@ -207,7 +207,7 @@ pub async fn submit(
 }
 
 /// Moves a withdrawal forward if `target` is ahead of its state; otherwise leaves it as it is.
-async fn move_withdrawal(
+pub async fn move_withdrawal(
     conn: &mut PgConnection,
     id: Uuid,
     target: WithdrawalState,
@@ -256,7 +256,12 @@ pub async fn apply_withdrawal_event(
         )));
     };
 
-    let mismatches = integrity_mismatches(&row, event);
+    let mismatches = integrity_mismatches(
+        &row,
+        event.amount,
+        event.chain_asset.as_ref(),
+        &event.address,
+    );
     if !mismatches.is_empty() {
         let reason = format!(
             "provider event differs from our withdrawal in {}",
@@ -283,19 +288,20 @@ pub async fn apply_withdrawal_event(
 }
 
 /// Amount, asset and destination must be exactly what we asked for.
-fn integrity_mismatches(row: &WithdrawalRow, event: &WithdrawalEvent) -> Vec<&'static str> {
+pub fn integrity_mismatches(
+    row: &WithdrawalRow,
+    amount: rust_decimal::Decimal,
+    chain_asset: Option<&ChainAsset>,
+    address: &str,
+) -> Vec<&'static str> {
     let mut mismatches = Vec::new();
-    if event.amount != row.amount {
+    if amount != row.amount {
         mismatches.push("amount");
     }
-    let same_asset = event
-        .chain_asset
-        .as_ref()
-        .is_some_and(|ca| ca.chain == row.chain && ca.asset == row.asset);
-    if !same_asset {
+    if !chain_asset.is_some_and(|ca| ca.chain == row.chain && ca.asset == row.asset) {
         mismatches.push("asset");
     }
-    if !same_address(&event.address, &row.to_address) {
+    if !same_address(address, &row.to_address) {
         mismatches.push("address");
     }
     mismatches

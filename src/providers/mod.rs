@@ -8,7 +8,8 @@ pub mod udun;
 use async_trait::async_trait;
 use axum::body::Bytes;
 use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use rust_decimal::Decimal;
 use serde::Serialize;
 
@@ -203,6 +204,48 @@ pub struct WithdrawalEvent {
     pub state: Option<WithdrawalState>,
 }
 
+/// One page of a pulled feed (DESIGN §3 `poll`).
+#[derive(Debug, Default)]
+pub struct Polled {
+    pub events: Vec<ProviderEvent>,
+    /// Where the next page starts; stored with the events in one transaction.
+    pub next_cursor: Option<String>,
+    /// Whether another page is ready now.
+    pub more: bool,
+}
+
+/// A provider asking us to approve a withdrawal before it signs it (ChainUp Co-Signer `sign_start`,
+/// WaaS second confirmation), or telling us it has signed it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApprovalRequest {
+    /// A stable key for this question, so that a repeated question gets the same answer.
+    pub key: String,
+    pub stage: ApprovalStage,
+    pub request_id: String,
+    /// The provider's id of the withdrawal.
+    pub provider_ref: String,
+    pub chain_asset: Option<ChainAsset>,
+    pub to_address: String,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub amount: Decimal,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalStage {
+    /// May it be signed?
+    SignStart,
+    /// It was signed; the transaction is on its way.
+    SignSuccess { tx_hash: Option<String> },
+}
+
+/// What a provider's approval endpoint received.
+pub enum ApprovalCall {
+    Withdrawal(ApprovalRequest),
+    /// A question the adapter answers alone (e.g. Co-Signer's key self-check).
+    Answered(Response),
+}
+
 #[async_trait]
 pub trait Provider: Send + Sync {
     fn account_id(&self) -> &str;
@@ -239,4 +282,53 @@ pub trait Provider: Send + Sync {
 
     /// The reply the provider expects.
     fn ack(&self, result: AckResult) -> Response;
+
+    /// The pulled feeds this account has (e.g. deposit and withdrawal sync lists).
+    fn feeds(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// One page of `feed` after `cursor`.
+    async fn poll(&self, feed: &str, _cursor: Option<&str>) -> Result<Polled, ProviderError> {
+        Err(ProviderError::Unsupported(format!("no feed {feed}")))
+    }
+
+    /// Confirmations the gateway must count itself before crediting a deposit, where it must.
+    fn required_confirmations(&self, _chain_asset: &ChainAsset) -> Option<u32> {
+        None
+    }
+
+    /// The chain's current height, to count confirmations.
+    async fn chain_height(&self, chain: &str) -> Result<i64, ProviderError> {
+        Err(ProviderError::Unsupported(format!(
+            "no chain height for {chain}"
+        )))
+    }
+
+    /// The withdrawal as the provider knows it now; `None` when it has no record of the request id.
+    async fn withdrawal_status(
+        &self,
+        _request_id: &str,
+    ) -> Result<Option<ProviderEvent>, ProviderError> {
+        Err(ProviderError::Unsupported(
+            "no withdrawal status query".into(),
+        ))
+    }
+
+    /// Reads a withdrawal approval request (verified as the provider's protocol requires).
+    fn parse_approval(&self, _call: &RawCallback) -> Result<ApprovalCall, CallbackError> {
+        Err(CallbackError::Malformed(
+            "this provider sends no approval requests".into(),
+        ))
+    }
+
+    /// The answer to an approval request: approve or refuse.
+    fn approval_reply(&self, _request: &ApprovalRequest, approve: bool) -> Response {
+        let status = if approve {
+            StatusCode::OK
+        } else {
+            StatusCode::FORBIDDEN
+        };
+        (status, if approve { "SUCCESS" } else { "FAILURE" }).into_response()
+    }
 }

@@ -88,6 +88,21 @@ pub async fn insert_event(
     .await
 }
 
+/// What became of an event already recorded under `event_key`.
+pub async fn event_outcome(
+    conn: &mut PgConnection,
+    account_id: &str,
+    event_key: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT outcome FROM provider_events WHERE account_id = $1 AND event_key = $2",
+    )
+    .bind(account_id)
+    .bind(event_key)
+    .fetch_optional(conn)
+    .await
+}
+
 pub async fn set_event_outcome(
     conn: &mut PgConnection,
     id: i64,

@@ -5,6 +5,7 @@ pub mod callbacks;
 pub mod deposits;
 pub mod merchants;
 pub mod outbox;
+pub mod polling;
 pub mod transitions;
 pub mod webhooks;
 pub mod withdrawals;

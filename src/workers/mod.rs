@@ -1,7 +1,8 @@
-//! Background work: webhook delivery, and sending again withdrawals whose first submission did not
-//! settle.
+//! Background work: webhook delivery, pollers of pulled feeds, and resolving withdrawals whose first
+//! submission did not settle.
 
 pub mod outbox;
+pub mod pollers;
 pub mod resubmit;
 
 use tokio::sync::watch;
@@ -16,6 +17,7 @@ pub fn spawn(state: AppState, stop: watch::Receiver<bool>) -> JoinHandle<()> {
             tasks.spawn(outbox::run(state.clone(), stop.clone()));
         }
         tasks.spawn(resubmit::run(state.clone(), stop.clone()));
+        tasks.spawn(pollers::run(state.clone(), stop.clone()));
         while tasks.join_next().await.is_some() {}
     })
 }

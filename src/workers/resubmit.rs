@@ -1,13 +1,16 @@
 //! Withdrawals left `accepted` (the provider was unreachable, or we stopped mid-send) or `unknown`
-//! (timeout, 5xx) are sent again with the same provider request id, so the provider's own duplicate
-//! check (Udun 4288) makes a repeat harmless. Only a definite answer moves them on.
+//! (timeout, 5xx) are resolved: by the provider's status query where it has one (a withdrawal it
+//! knows is never sent twice), otherwise by sending it again with the same provider request id, so
+//! that the provider's own duplicate check (Udun 4288, ChainUp 110088) makes a repeat harmless.
 
 use std::time::Duration;
 
 use tokio::sync::watch;
 
 use crate::AppState;
+use crate::orders::ingest::record_event;
 use crate::orders::withdrawals::{Attempt, submit};
+use crate::providers::ProviderError;
 use crate::store::withdrawals;
 
 pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
@@ -34,8 +37,21 @@ pub async fn resubmit_due(state: &AppState, after_secs: u64) -> Result<usize, sq
             tracing::error!(withdrawal = %row.id, account = %row.account_id, "withdrawal's account is not configured");
             continue;
         };
-        tracing::info!(withdrawal = %row.id, state = %row.state, "sending withdrawal again");
-        submit(state, provider.as_ref(), row, Attempt::Repeat).await?;
+        match provider.withdrawal_status(&row.provider_request_id).await {
+            Ok(Some(event)) => {
+                tracing::info!(withdrawal = %row.id, status = %event.provider_status, "withdrawal found at the provider");
+                let mut tx = state.pool.begin().await?;
+                record_event(&mut tx, &row.account_id, None, "poll", &event).await?;
+                tx.commit().await?;
+            }
+            Ok(None) | Err(ProviderError::Unsupported(_)) => {
+                tracing::info!(withdrawal = %row.id, state = %row.state, "sending withdrawal again");
+                submit(state, provider.as_ref(), row, Attempt::Repeat).await?;
+            }
+            Err(err) => {
+                tracing::warn!(withdrawal = %row.id, error = %err, "withdrawal status unavailable; trying later");
+            }
+        }
     }
     Ok(count)
 }

@@ -1,0 +1,187 @@
+//! Pollers (DESIGN §3, §5): for every account with pulled feeds, read each feed page by page, store
+//! the events and the advanced cursor in one transaction, then count confirmations of deposits still
+//! waiting for them. An advisory lock per account keeps two gateway instances from polling the same
+//! account at once; provider errors back off, doubling up to a limit.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::AppState;
+use crate::domain::{ChainAsset, DepositState};
+use crate::orders::ingest::record_event;
+use crate::providers::{DepositEvent, EventBody, Provider, ProviderError, ProviderEvent};
+use crate::store::polling;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PollError {
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+}
+
+/// What one round did for one account.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct PollReport {
+    /// Another instance holds the account's lock.
+    pub skipped: bool,
+    pub pages: u32,
+    pub new_events: u32,
+    pub confirmed: u32,
+}
+
+pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
+    let settings = state.settings.pollers.clone();
+    let interval = Duration::from_millis(settings.interval_ms.max(10));
+    let max_backoff = Duration::from_millis(settings.max_backoff_ms.max(settings.interval_ms));
+    let mut waits: HashMap<String, (Duration, tokio::time::Instant)> = HashMap::new();
+    loop {
+        let now = tokio::time::Instant::now();
+        for provider in state.registry.all().filter(|p| !p.feeds().is_empty()) {
+            let account = provider.account_id().to_owned();
+            if waits.get(&account).is_some_and(|(_, until)| *until > now) {
+                continue;
+            }
+            match poll_account(&state, provider.as_ref()).await {
+                Ok(_) => {
+                    waits.remove(&account);
+                }
+                Err(err) => {
+                    let wait = waits
+                        .get(&account)
+                        .map_or(interval, |(w, _)| (*w * 2).min(max_backoff));
+                    tracing::warn!(account = %account, error = %err, retry_in_ms = wait.as_millis() as u64, "polling failed");
+                    waits.insert(account, (wait, now + wait));
+                }
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// One round for one account, under its advisory lock.
+pub async fn poll_account(
+    state: &AppState,
+    provider: &dyn Provider,
+) -> Result<PollReport, PollError> {
+    let account_id = provider.account_id();
+    let mut lock = state.pool.acquire().await?;
+    if !polling::try_lock_account(&mut lock, account_id).await? {
+        return Ok(PollReport {
+            skipped: true,
+            ..PollReport::default()
+        });
+    }
+    let result = poll_locked(state, provider).await;
+    // On a connection error the session ends and PostgreSQL releases the lock itself.
+    let _ = polling::unlock_account(&mut lock, account_id).await;
+    result
+}
+
+async fn poll_locked(state: &AppState, provider: &dyn Provider) -> Result<PollReport, PollError> {
+    let mut report = PollReport::default();
+    for feed in provider.feeds() {
+        read_feed(state, provider, feed, &mut report).await?;
+    }
+    count_confirmations(state, provider, &mut report).await?;
+    if report.new_events > 0 || report.confirmed > 0 {
+        tracing::info!(
+            account = provider.account_id(),
+            pages = report.pages,
+            new_events = report.new_events,
+            confirmed = report.confirmed,
+            "poll round"
+        );
+    }
+    Ok(report)
+}
+
+async fn read_feed(
+    state: &AppState,
+    provider: &dyn Provider,
+    feed: &str,
+    report: &mut PollReport,
+) -> Result<(), PollError> {
+    let account_id = provider.account_id();
+    for _ in 0..state.settings.pollers.max_pages_per_round {
+        let cursor = polling::cursor(&state.pool, account_id, feed).await?;
+        let page = provider.poll(feed, cursor.as_deref()).await?;
+        let mut tx = state.pool.begin().await?;
+        for event in &page.events {
+            if record_event(&mut tx, account_id, None, "poll", event).await? {
+                report.new_events += 1;
+            }
+        }
+        if let Some(next) = &page.next_cursor {
+            polling::set_cursor(&mut tx, account_id, feed, next).await?;
+        }
+        tx.commit().await?;
+        report.pages += 1;
+        if !page.more {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Confirms deposits whose chain has moved far enough past the block they were mined in:
+/// `height - block_height + 1 >= required`.
+async fn count_confirmations(
+    state: &AppState,
+    provider: &dyn Provider,
+    report: &mut PollReport,
+) -> Result<(), PollError> {
+    let account_id = provider.account_id();
+    let waiting = polling::deposits_awaiting_confirmations(&state.pool, account_id).await?;
+    let mut heights: HashMap<String, i64> = HashMap::new();
+    for deposit in waiting {
+        let chain_asset = ChainAsset {
+            chain: deposit.chain.clone(),
+            asset: deposit.asset.clone(),
+        };
+        let (Some(required), Some(mined_at)) = (
+            provider.required_confirmations(&chain_asset),
+            deposit.block_height,
+        ) else {
+            continue;
+        };
+        let height = match heights.get(&deposit.chain) {
+            Some(height) => *height,
+            None => {
+                let height = provider.chain_height(&deposit.chain).await?;
+                heights.insert(deposit.chain.clone(), height);
+                height
+            }
+        };
+        let confirmations = height - mined_at + 1;
+        if confirmations < i64::from(required) {
+            continue;
+        }
+        let event = ProviderEvent {
+            event_key: format!("deposit:{}:confirmations", deposit.provider_ref),
+            provider_ref: deposit.provider_ref.clone(),
+            provider_status: format!("{confirmations} confirmations"),
+            body: EventBody::Deposit(DepositEvent {
+                chain_asset: Some(chain_asset),
+                address: deposit.address.clone(),
+                memo: deposit.memo.clone(),
+                amount: deposit.amount,
+                fee: deposit.fee,
+                tx_hash: deposit.tx_hash.clone(),
+                block_height: deposit.block_height,
+                state: Some(DepositState::Confirmed),
+            }),
+        };
+        let mut tx = state.pool.begin().await?;
+        if record_event(&mut tx, account_id, None, "poll", &event).await? {
+            report.confirmed += 1;
+        }
+        tx.commit().await?;
+    }
+    Ok(())
+}
