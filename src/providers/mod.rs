@@ -1,6 +1,7 @@
 //! The provider abstraction (DESIGN §3): what the core asks of a custody provider, in its own terms.
 //! Everything provider-shaped (field names, units, signing, reply forms) stays inside an adapter.
 
+pub mod chainup_mpc;
 pub mod crypto;
 pub mod registry;
 pub mod udun;

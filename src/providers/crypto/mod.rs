@@ -1,5 +1,7 @@
 //! Primitives shared by provider adapters and simulators.
 
+pub mod rsa;
+
 use md5::{Digest, Md5};
 use rand::Rng;
 use rand::distr::Alphanumeric;
