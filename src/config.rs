@@ -84,12 +84,14 @@ pub struct OpsSettings {
 #[serde(rename_all = "snake_case")]
 pub enum ProviderKind {
     Udun,
+    ChainupMpc,
 }
 
 impl ProviderKind {
     pub fn as_str(self) -> &'static str {
         match self {
             ProviderKind::Udun => "udun",
+            ProviderKind::ChainupMpc => "chainup",
         }
     }
 }
@@ -107,6 +109,8 @@ pub struct ProviderAccountSettings {
     pub timeout_secs: u64,
     #[serde(default)]
     pub udun: Option<UdunSettings>,
+    #[serde(default)]
+    pub chainup: Option<ChainupSettings>,
     #[serde(default)]
     pub assets: Vec<AssetSettings>,
 }
@@ -138,6 +142,32 @@ pub enum UdunWithdrawMode {
     Proxypay,
 }
 
+/// A ChainUp Custody MPC account (chainup_mpc.md A2). Keys are PEM or Base64 DER, given inline,
+/// through an environment variable (`*_env`) or as a file (`*_file`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct ChainupSettings {
+    pub app_id: String,
+    /// Our private key (`rsa_third_prv`): encrypts request data.
+    #[serde(default)]
+    pub private_key: Option<SecretString>,
+    #[serde(default)]
+    pub private_key_env: Option<String>,
+    #[serde(default)]
+    pub private_key_file: Option<String>,
+    /// ChainUp's public key (`rsa_wallet_pub`): decrypts replies and notifications.
+    #[serde(default)]
+    pub chainup_public_key: Option<String>,
+    #[serde(default)]
+    pub chainup_public_key_file: Option<String>,
+    /// Optional key that signs withdrawals (`sign`), for Co-Signer signature verification.
+    #[serde(default)]
+    pub sign_key_env: Option<String>,
+    #[serde(default)]
+    pub sign_key_file: Option<String>,
+    /// The sub-wallet withdrawals are paid from.
+    pub withdraw_sub_wallet_id: i64,
+}
+
 /// One chain/asset an account serves, with the provider's own identifiers for it.
 #[derive(Debug, Clone, Deserialize)]
 pub struct AssetSettings {
@@ -150,6 +180,15 @@ pub struct AssetSettings {
     /// Udun: coin number, or the token's contract address.
     #[serde(default)]
     pub coin_type: Option<String>,
+    /// ChainUp: the coin's unique symbol, e.g. "USDTERC20".
+    #[serde(default)]
+    pub symbol: Option<String>,
+    /// ChainUp: the main chain symbol for `chain_height`; defaults to `chain`.
+    #[serde(default)]
+    pub base_symbol: Option<String>,
+    /// Confirmations the gateway counts before crediting a deposit (ChainUp).
+    #[serde(default)]
+    pub confirmations: Option<u32>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -387,4 +426,29 @@ fn default_poll_max_backoff() -> u64 {
 }
 fn default_poll_max_pages() -> u32 {
     50
+}
+
+/// Reads a key or other secret text given inline, through an environment variable, or as a file.
+pub fn resolve_secret_text(
+    inline: Option<&SecretString>,
+    env_name: Option<&String>,
+    file: Option<&String>,
+    what: &str,
+) -> Result<SecretString, SettingsError> {
+    if let Some(secret) = inline {
+        return Ok(secret.clone());
+    }
+    if let Some(name) = env_name {
+        return std::env::var(name).map(SecretString::from).map_err(|_| {
+            SettingsError::Invalid(format!("{what}: environment variable {name} is not set"))
+        });
+    }
+    if let Some(path) = file {
+        return std::fs::read_to_string(path)
+            .map(SecretString::from)
+            .map_err(|_| SettingsError::Invalid(format!("{what}: cannot read {path}")));
+    }
+    Err(SettingsError::Invalid(format!(
+        "{what}: give it inline, as *_env or as *_file"
+    )))
 }

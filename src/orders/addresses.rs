@@ -35,8 +35,13 @@ pub async fn get_or_create_address(
     let mut last_error: Option<ProviderError> = None;
     for candidate in &candidates {
         let callback_url = state.callback_url(candidate.account_id());
+        let wallet_ref =
+            addresses::user_wallet_ref(&state.pool, merchant_id, user_id, candidate.account_id())
+                .await?;
         let request = AddressRequest {
+            merchant_id,
             user_id,
+            wallet_ref: wallet_ref.as_deref(),
             chain_asset,
             callback_url: &callback_url,
         };
@@ -52,6 +57,7 @@ pub async fn get_or_create_address(
                         asset: &chain_asset.asset,
                         address: &created.address,
                         memo: created.memo.as_deref(),
+                        provider_wallet_ref: created.wallet_ref.as_deref(),
                     },
                 )
                 .await?;

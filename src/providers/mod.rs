@@ -37,7 +37,10 @@ impl AssetInfo {
 }
 
 pub struct AddressRequest<'a> {
+    pub merchant_id: uuid::Uuid,
     pub user_id: &'a str,
+    /// The provider-side wallet this user already has on the account (ChainUp sub-wallet), if any.
+    pub wallet_ref: Option<&'a str>,
     pub chain_asset: &'a ChainAsset,
     /// Where the provider should send this address's deposit notifications.
     pub callback_url: &'a str,
@@ -47,6 +50,8 @@ pub struct AddressRequest<'a> {
 pub struct NewAddress {
     pub address: String,
     pub memo: Option<String>,
+    /// The provider-side wallet the address belongs to, remembered for the user's next address.
+    pub wallet_ref: Option<String>,
 }
 
 pub struct WithdrawalRequest<'a> {

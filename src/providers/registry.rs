@@ -6,6 +6,7 @@ use crate::config::{ProviderKind, Settings, SettingsError};
 use crate::domain::ChainAsset;
 
 use super::Provider;
+use super::chainup_mpc::ChainupProvider;
 use super::udun::UdunProvider;
 
 struct Account {
@@ -51,6 +52,7 @@ impl Registry {
             };
             let provider: Arc<dyn Provider> = match account.kind {
                 ProviderKind::Udun => Arc::new(UdunProvider::new(account, base_url)?),
+                ProviderKind::ChainupMpc => Arc::new(ChainupProvider::new(account, base_url)?),
             };
             accounts.push(Account {
                 provider,

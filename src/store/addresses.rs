@@ -13,6 +13,7 @@ pub struct AddressRow {
     pub address: String,
     pub memo: Option<String>,
     pub created_at: DateTime<Utc>,
+    pub provider_wallet_ref: Option<String>,
 }
 
 pub struct NewAddress<'a> {
@@ -23,6 +24,7 @@ pub struct NewAddress<'a> {
     pub asset: &'a str,
     pub address: &'a str,
     pub memo: Option<&'a str>,
+    pub provider_wallet_ref: Option<&'a str>,
 }
 
 pub async fn find_user_address(
@@ -50,8 +52,8 @@ pub async fn insert_or_get(
     new: &NewAddress<'_>,
 ) -> Result<(AddressRow, bool), sqlx::Error> {
     let inserted: Option<AddressRow> = sqlx::query_as(
-        "INSERT INTO addresses (id, merchant_id, user_id, account_id, chain, asset, address, memo)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+        "INSERT INTO addresses (id, merchant_id, user_id, account_id, chain, asset, address, memo, provider_wallet_ref)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
          ON CONFLICT ON CONSTRAINT addresses_user_account_chain_unique DO NOTHING
          RETURNING *",
     )
@@ -63,6 +65,7 @@ pub async fn insert_or_get(
     .bind(new.asset)
     .bind(new.address)
     .bind(new.memo)
+    .bind(new.provider_wallet_ref)
     .fetch_optional(pool)
     .await?;
     if let Some(row) = inserted {
@@ -106,4 +109,23 @@ pub async fn find_by_account_address(
         .bind(address)
         .fetch_optional(db)
         .await
+}
+
+/// The provider-side wallet any of the user's addresses on this account belongs to.
+pub async fn user_wallet_ref(
+    pool: &PgPool,
+    merchant_id: Uuid,
+    user_id: &str,
+    account_id: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT provider_wallet_ref FROM addresses
+         WHERE merchant_id = $1 AND user_id = $2 AND account_id = $3 AND provider_wallet_ref IS NOT NULL
+         ORDER BY created_at LIMIT 1",
+    )
+    .bind(merchant_id)
+    .bind(user_id)
+    .bind(account_id)
+    .fetch_optional(pool)
+    .await
 }

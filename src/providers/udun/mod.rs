@@ -336,6 +336,7 @@ impl Provider for UdunProvider {
         Ok(NewAddress {
             address: created.address,
             memo: None,
+            wallet_ref: None,
         })
     }
 
