@@ -1,7 +1,8 @@
 //! Withdrawal approval requests from a provider's signer (ChainUp Co-Signer `sign_start` /
 //! `sign_success`). A security control: only a withdrawal this gateway created, with exactly the
 //! request id, destination, amount and asset it asked for, and not already finished, is approved.
-//! Every answer is recorded with its reason, and a repeated question gets the same answer.
+//! Every answer is recorded with its reason. A repeated question that was refused is refused again;
+//! one that was approved is judged again, since the withdrawal may have finished in between.
 
 use axum::response::{IntoResponse, Response};
 use sqlx::{PgConnection, PgPool};
@@ -112,11 +113,15 @@ async fn decide(
     .await?;
     let Some(event_id) = claimed else {
         let earlier = callbacks::event_outcome(&mut tx, account_id, &event_key).await?;
+        if earlier.as_deref() != Some(APPROVED) {
+            tx.commit().await?;
+            return Ok((false, "the same question was refused before".into()));
+        }
+        let (approve, reason, _) = judge(&mut tx, account_id, request, None).await?;
         tx.commit().await?;
-        let approve = earlier.as_deref() == Some(APPROVED);
-        return Ok((approve, "the same question was answered before".into()));
+        return Ok((approve, reason));
     };
-    let (approve, reason, order_id) = judge(&mut tx, account_id, request, event_id).await?;
+    let (approve, reason, order_id) = judge(&mut tx, account_id, request, Some(event_id)).await?;
     let outcome = if approve { APPROVED } else { REFUSED };
     callbacks::set_event_outcome(&mut tx, event_id, outcome, Some(&reason), order_id).await?;
     tx.commit().await?;
@@ -127,7 +132,7 @@ async fn judge(
     conn: &mut PgConnection,
     account_id: &str,
     request: &ApprovalRequest,
-    event_id: i64,
+    event_id: Option<i64>,
 ) -> Result<(bool, String, Option<Uuid>), sqlx::Error> {
     let Some(row) = withdrawals::lock_by_request_id(conn, account_id, &request.request_id).await?
     else {
@@ -178,7 +183,7 @@ async fn judge(
                 WithdrawalState::Broadcast,
                 &changes,
                 "callback",
-                Some(event_id),
+                event_id,
             )
             .await?;
             Ok((true, "signed".into(), Some(row.id)))

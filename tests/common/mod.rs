@@ -18,6 +18,8 @@ pub const UDUN_ACCOUNT: &str = "udun-main";
 pub const UDUN_MERCHANT_ID: &str = "300015";
 pub const UDUN_API_KEY: &str = "test-udun-api-key";
 pub const OPS_TOKEN: &str = "test-ops-token";
+pub const CHAINUP_ACCOUNT: &str = "chainup-main";
+pub const CHAINUP_APP_ID: &str = "test-chainup-app";
 pub const USDT_TRC20: &str = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t";
 pub const TRON_ADDRESS: &str = "TEpK1aWkjDue6j8reeeMqG7hdJ5tRytyAF";
 
@@ -72,6 +74,14 @@ max_connections = 30
 
 [ops]
 token = "{OPS_TOKEN}"
+
+[sim]
+# Built-in simulators serve the accounts whose base_url is "sim" (ChainUp here).
+enabled = true
+
+[pollers]
+# Tests poll explicitly, so that what a poll does is deterministic.
+interval_ms = 3600000
 
 [workers]
 resubmit_interval_secs = 3600
@@ -130,6 +140,33 @@ asset = "USDT"
 decimals = 6
 main_coin_type = "195"
 coin_type = "{USDT_TRC20}"
+
+[[providers]]
+id = "{CHAINUP_ACCOUNT}"
+kind = "chainup_mpc"
+base_url = "sim"
+timeout_secs = {timeout}
+
+[providers.chainup]
+app_id = "{CHAINUP_APP_ID}"
+private_key_file = "config/sim/chainup_gateway_private.pem"
+chainup_public_key_file = "config/sim/chainup_sim_public.pem"
+withdraw_sub_wallet_id = 1000
+
+[[providers.assets]]
+chain = "ETH"
+asset = "ETH"
+decimals = 18
+symbol = "ETH"
+confirmations = 12
+
+[[providers.assets]]
+chain = "ETH"
+asset = "USDT"
+decimals = 6
+symbol = "USDTERC20"
+base_symbol = "ETH"
+confirmations = 12
 "#,
         timeout = options.provider_timeout_secs,
         mode = options.withdraw_mode,
@@ -293,6 +330,34 @@ impl TestApp {
     pub async fn sim_withdrawal(&self, business_id: &str, action: &str, body: Value) -> Value {
         self.sim(&format!("/withdrawals/{business_id}/{action}"), &body)
             .await
+    }
+
+    /// Drives the built-in ChainUp simulator's control API.
+    pub async fn chainup(&self, path: &str, body: &Value) -> Value {
+        let response = self
+            .http
+            .post(format!("{}/sim/chainup{path}", self.url))
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        assert!(
+            status.is_success(),
+            "chainup simulator {path}: {status} {text}"
+        );
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+
+    pub async fn chainup_get(&self, path: &str) -> Value {
+        let response = self
+            .http
+            .get(format!("{}/sim/chainup{path}", self.url))
+            .send()
+            .await
+            .unwrap();
+        response.json().await.unwrap()
     }
 
     pub async fn sim_withdrawals(&self) -> Vec<Value> {

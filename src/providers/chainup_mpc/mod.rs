@@ -611,8 +611,11 @@ impl Provider for ChainupProvider {
             .ok_or_else(|| CallbackError::Invalid("amount is not a decimal".into()))?;
         let request_id = body["request_id"].as_str().unwrap_or_default().to_owned();
         let pending_round = body["pending_round"].as_bool().unwrap_or(false);
+        let to = body["to"].as_str().unwrap_or_default();
+        let amount = amount.normalize();
         Ok(ApprovalCall::Withdrawal(ApprovalRequest {
-            key: format!("{kind}:{transfer_id}:{request_id}:{pending_round}"),
+            // The whole question: a changed amount or destination is a new question.
+            key: format!("{kind}:{transfer_id}:{request_id}:{to}:{amount}:{pending_round}"),
             stage,
             request_id,
             provider_ref: transfer_id,
@@ -620,8 +623,8 @@ impl Provider for ChainupProvider {
                 .as_str()
                 .and_then(|s| self.coin_by_symbol(s))
                 .map(|c| c.chain_asset.clone()),
-            to_address: body["to"].as_str().unwrap_or_default().to_owned(),
-            amount: amount.normalize(),
+            to_address: to.to_owned(),
+            amount,
         }))
     }
 
