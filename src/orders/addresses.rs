@@ -34,6 +34,25 @@ pub async fn get_or_create_address(
 
     let mut last_error: Option<ProviderError> = None;
     for candidate in &candidates {
+        // Held until this attempt ends; a request that waited finds what the other one created.
+        let _lock = addresses::lock_user_on_account(
+            &state.pool,
+            merchant_id,
+            user_id,
+            candidate.account_id(),
+        )
+        .await?;
+        if let Some(existing) = addresses::find_user_address(
+            &state.pool,
+            merchant_id,
+            user_id,
+            candidate.account_id(),
+            &chain_asset.chain,
+        )
+        .await?
+        {
+            return Ok((existing, false));
+        }
         let callback_url = state.callback_url(candidate.account_id());
         let wallet_ref =
             addresses::user_wallet_ref(&state.pool, merchant_id, user_id, candidate.account_id())

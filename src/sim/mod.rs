@@ -2,6 +2,7 @@
 //! in-memory wallets, and a control API that makes things happen and reaches the gateway the way the
 //! real provider would.
 
+pub mod chainup;
 pub mod udun;
 
 use std::net::SocketAddr;
@@ -14,7 +15,13 @@ use crate::config::Settings;
 /// Every simulator, under `/sim/<provider>`. `gateway_url` is set when they run inside the gateway.
 pub fn router(settings: &Settings, gateway_url: Option<&str>) -> Router {
     let udun = udun::UdunSim::from_settings(settings, gateway_url);
-    Router::new().nest("/sim/udun", udun::router(udun))
+    let mut router = Router::new().nest("/sim/udun", udun::router(udun));
+    match chainup::ChainupSim::from_settings(settings, gateway_url) {
+        Some(Ok(chainup)) => router = router.nest("/sim/chainup", chainup::router(chainup)),
+        Some(Err(err)) => tracing::warn!(error = %err, "ChainUp simulator not started"),
+        None => {}
+    }
+    router
 }
 
 /// Serves the simulators alone (the `sim` command, and tests that run them as a separate host).

@@ -129,3 +129,21 @@ pub async fn user_wallet_ref(
     .fetch_optional(pool)
     .await
 }
+
+/// Serialises address creation for one user on one account until the returned transaction ends,
+/// so that concurrent first requests (for different chains, say) create one provider wallet.
+pub async fn lock_user_on_account(
+    pool: &PgPool,
+    merchant_id: Uuid,
+    user_id: &str,
+    account_id: &str,
+) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('address:' || $1 || ':' || $2 || ':' || $3))")
+        .bind(merchant_id.to_string())
+        .bind(user_id)
+        .bind(account_id)
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
+}

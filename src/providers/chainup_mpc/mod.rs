@@ -19,7 +19,7 @@ use serde_json::{Map, Value, json};
 
 use crate::config::{ProviderAccountSettings, ProviderKind, SettingsError, resolve_secret_text};
 use crate::domain::ChainAsset;
-use crate::providers::crypto::md5_hex;
+use crate::providers::crypto::{constant_time_eq, md5_hex, random_alphanumeric};
 use crate::providers::crypto::rsa::{PrivateKey, PublicKey};
 use crate::providers::{
     AckResult, AddressRequest, ApprovalCall, ApprovalRequest, ApprovalStage, AssetInfo,
@@ -27,7 +27,7 @@ use crate::providers::{
     ProviderEvent, RawCallback, RemoteAsset, WithdrawalEvent, WithdrawalRequest,
 };
 
-use sign::{WithdrawalSignFields, chainup_sign, normalized_amount};
+use sign::{WithdrawalSignFields, chainup_sign, normalized_amount, public_key_hash};
 use transport::{decode_reply, encrypt_request, open_notification};
 use wire::Record;
 
@@ -280,6 +280,37 @@ impl ChainupProvider {
         }
     }
 
+    /// Co-Signer's start-up self-check (A9b): does it hold our public key, and the key that
+    /// verifies our withdrawal `sign` (the sign key, or our main key when there is none)?
+    fn key_self_check(&self, body: &Value) -> Response {
+        let own_app = body["app_id"].as_str() == Some(self.app_id.as_str());
+        let matches = |claimed: &Value, key: &PrivateKey| {
+            let expected = public_key_hash(&self.app_id, &key.public_key()).ok();
+            own_app
+                && expected.is_some_and(|e| {
+                    claimed
+                        .as_str()
+                        .is_some_and(|c| constant_time_eq(&c.to_ascii_lowercase(), &e))
+                })
+        };
+        let client = matches(&body["client_system_pubkey_hash"], &self.private_key);
+        let sign = matches(
+            &body["verify_sign_pub_hash"],
+            self.sign_key.as_ref().unwrap_or(&self.private_key),
+        );
+        let verdict = |ok: bool| if ok { "SUCCESS" } else { "FAILURE" };
+        if client && sign {
+            tracing::info!(account = %self.account_id, "Co-Signer key self-check passed");
+        } else {
+            tracing::warn!(account = %self.account_id, client, sign, "Co-Signer key self-check failed");
+        }
+        axum::Json(json!({
+            "client_system_pubkey_hash_valid": verdict(client),
+            "verify_sign_pub_hash_valid": verdict(sign),
+        }))
+        .into_response()
+    }
+
     fn records(data: Value) -> Result<Vec<Record>, ProviderError> {
         serde_json::from_value(if data.is_null() { json!([]) } else { data }).map_err(|e| {
             ProviderError::Unknown {
@@ -322,10 +353,10 @@ impl Provider for ChainupProvider {
         let sub_wallet_id = match request.wallet_ref {
             Some(id) => id.to_owned(),
             None => {
-                let name = format!(
-                    "cg-{}",
-                    md5_hex(&[&request.merchant_id.to_string(), ":", request.user_id])
-                );
+                // Names are unique at ChainUp: the user's hash for ops, plus a random tail so that
+                // a wallet created just before a crash never blocks the next attempt.
+                let user_hash = md5_hex(&[&request.merchant_id.to_string(), ":", request.user_id]);
+                let name = format!("cg-{}-{}", &user_hash[..24], random_alphanumeric(8));
                 let created = self
                     .call(
                         Method::Post,
@@ -589,6 +620,9 @@ impl Provider for ChainupProvider {
         let body: Value = serde_json::from_slice(&call.body)
             .map_err(|e| CallbackError::Malformed(format!("not JSON: {e}")))?;
         let kind = body["type"].as_str().unwrap_or_default();
+        if kind == "verify_public_hash" {
+            return Ok(ApprovalCall::Answered(self.key_self_check(&body)));
+        }
         let stage = match kind {
             "sign_start" => ApprovalStage::SignStart,
             "sign_success" => ApprovalStage::SignSuccess {

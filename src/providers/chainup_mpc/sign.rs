@@ -75,6 +75,17 @@ pub fn verify_chainup_sign(signed_text: &str, key: &PublicKey, sign: &str) -> bo
     verify_sha256_with_rsa(key, md5_hex(&[signed_text]).as_bytes(), sign)
 }
 
+/// Co-Signer's key self-check hash (chainup_mpc.md A9b, `verify_public_hash`): HMAC-SHA256 keyed
+/// with the `app_id`, over the public key's Base64 DER (the PEM body without header, footer and
+/// line breaks), as lowercase hex.
+pub fn public_key_hash(app_id: &str, key: &PublicKey) -> Result<String, RsaError> {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(app_id.as_bytes())
+        .map_err(|_| RsaError::Operation)?;
+    mac.update(key.to_spki_base64()?.as_bytes());
+    Ok(hex::encode(mac.finalize().into_bytes()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -113,6 +113,17 @@ impl PublicKey {
     pub fn block_len(&self) -> usize {
         self.0.size()
     }
+
+    /// The SubjectPublicKeyInfo DER in standard Base64: the PEM body without its header, footer
+    /// and line breaks, which is what Co-Signer hashes in its key self-check (chainup_mpc.md A9b).
+    pub fn to_spki_base64(&self) -> Result<String, RsaError> {
+        use rsa::pkcs8::EncodePublicKey;
+        let der = self
+            .0
+            .to_public_key_der()
+            .map_err(|_| RsaError::Operation)?;
+        Ok(STANDARD.encode(der.as_bytes()))
+    }
 }
 
 impl std::fmt::Debug for PrivateKey {
