@@ -139,11 +139,13 @@ pub async fn lock_user_on_account(
     account_id: &str,
 ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('address:' || $1 || ':' || $2 || ':' || $3))")
-        .bind(merchant_id.to_string())
-        .bind(user_id)
-        .bind(account_id)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "SELECT pg_advisory_xact_lock(hashtext('address:' || $1 || ':' || $2 || ':' || $3))",
+    )
+    .bind(merchant_id.to_string())
+    .bind(user_id)
+    .bind(account_id)
+    .execute(&mut *tx)
+    .await?;
     Ok(tx)
 }

@@ -38,6 +38,11 @@ pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
     let max_backoff = Duration::from_millis(settings.max_backoff_ms.max(settings.interval_ms));
     let mut waits: HashMap<String, (Duration, tokio::time::Instant)> = HashMap::new();
     loop {
+        // The first round waits one interval too, so that instances starting together spread out.
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = stop.changed() => return,
+        }
         let now = tokio::time::Instant::now();
         for provider in state.registry.all().filter(|p| !p.feeds().is_empty()) {
             let account = provider.account_id().to_owned();
@@ -56,10 +61,6 @@ pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
                     waits.insert(account, (wait, now + wait));
                 }
             }
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(interval) => {}
-            _ = stop.changed() => return,
         }
     }
 }

@@ -62,7 +62,12 @@ impl TestOptions {
     }
 }
 
-fn settings_toml(database_url: &str, udun_base_url: &str, options: &TestOptions) -> String {
+fn settings_toml(
+    database_url: &str,
+    udun_base_url: &str,
+    chainup_base_url: &str,
+    options: &TestOptions,
+) -> String {
     format!(
         r#"
 [server]
@@ -144,13 +149,15 @@ coin_type = "{USDT_TRC20}"
 [[providers]]
 id = "{CHAINUP_ACCOUNT}"
 kind = "chainup_mpc"
-base_url = "sim"
+base_url = "{chainup_base_url}"
 timeout_secs = {timeout}
 
 [providers.chainup]
 app_id = "{CHAINUP_APP_ID}"
 private_key_file = "config/sim/chainup_gateway_private.pem"
 chainup_public_key_file = "config/sim/chainup_sim_public.pem"
+# Withdrawals carry `sign`, made with our own key as ChainUp allows; the simulator verifies it.
+sign_key_file = "config/sim/chainup_gateway_private.pem"
 withdraw_sub_wallet_id = 1000
 
 [[providers.assets]]
@@ -179,6 +186,8 @@ confirmations = 12
 
 pub struct TestApp {
     pub database: String,
+    pub database_url: String,
+    pub options: TestOptions,
     pub gateway: Gateway,
     pub url: String,
     pub sim_url: String,
@@ -205,13 +214,19 @@ impl TestApp {
         let database = format!("cg_test_{}", Uuid::new_v4().simple());
         let database_url = format!("{}/{database}", database_server());
         // The simulator only needs the account's merchant id and key, which do not depend on URLs.
-        let sim_settings =
-            Settings::from_toml(&settings_toml(&database_url, "http://unused", &options)).unwrap();
+        let sim_settings = Settings::from_toml(&settings_toml(
+            &database_url,
+            "http://unused",
+            "sim",
+            &options,
+        ))
+        .unwrap();
         let sim_addr = sim::spawn(&sim_settings, "127.0.0.1:0").await.unwrap();
         let sim_url = format!("http://{sim_addr}");
         let settings = Settings::from_toml(&settings_toml(
             &database_url,
             &format!("{sim_url}/sim/udun"),
+            "sim",
             &options,
         ))
         .unwrap();
@@ -222,6 +237,8 @@ impl TestApp {
             .unwrap();
         TestApp {
             database,
+            database_url,
+            options,
             url: gateway.url(),
             gateway,
             sim_url,
@@ -231,6 +248,19 @@ impl TestApp {
             merchant_id: created.merchant.id,
             webhook_secret: created.merchant.webhook_secret,
         }
+    }
+
+    /// A second gateway instance on the same database, its accounts pointed at this one's
+    /// simulators, as a second replica behind a load balancer would be.
+    pub async fn second_instance(&self) -> Gateway {
+        let settings = Settings::from_toml(&settings_toml(
+            &self.database_url,
+            &format!("{}/sim/udun", self.sim_url),
+            &format!("{}/sim/chainup", self.url),
+            &self.options,
+        ))
+        .unwrap();
+        start(settings).await.expect("second instance starts")
     }
 
     pub async fn put(&self, path: &str, body: &Value) -> (StatusCode, Value) {

@@ -19,8 +19,8 @@ use serde_json::{Map, Value, json};
 
 use crate::config::{ProviderAccountSettings, ProviderKind, SettingsError, resolve_secret_text};
 use crate::domain::ChainAsset;
-use crate::providers::crypto::{constant_time_eq, md5_hex, random_alphanumeric};
 use crate::providers::crypto::rsa::{PrivateKey, PublicKey};
+use crate::providers::crypto::{constant_time_eq, md5_hex, random_alphanumeric};
 use crate::providers::{
     AckResult, AddressRequest, ApprovalCall, ApprovalRequest, ApprovalStage, AssetInfo,
     CallbackError, DepositEvent, EventBody, NewAddress, Polled, Provider, ProviderError,

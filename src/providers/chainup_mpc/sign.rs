@@ -80,8 +80,8 @@ pub fn verify_chainup_sign(signed_text: &str, key: &PublicKey, sign: &str) -> bo
 /// line breaks), as lowercase hex.
 pub fn public_key_hash(app_id: &str, key: &PublicKey) -> Result<String, RsaError> {
     use hmac::{Hmac, Mac};
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(app_id.as_bytes())
-        .map_err(|_| RsaError::Operation)?;
+    let mut mac =
+        Hmac::<sha2::Sha256>::new_from_slice(app_id.as_bytes()).map_err(|_| RsaError::Operation)?;
     mac.update(key.to_spki_base64()?.as_bytes());
     Ok(hex::encode(mac.finalize().into_bytes()))
 }

@@ -327,8 +327,8 @@ async fn cosign(
         body.insert("amount".into(), json!(amount));
     } else {
         body.insert("transfer_id".into(), json!(id));
-        let number = serde_json::Number::from_str(&amount)
-            .map_err(|_| bad("amount is not a number"))?;
+        let number =
+            serde_json::Number::from_str(&amount).map_err(|_| bad("amount is not a number"))?;
         body.insert("amount".into(), Value::Number(number));
     }
     body.insert(
@@ -337,9 +337,15 @@ async fn cosign(
     );
     body.insert("pending_round".into(), json!(request.pending_round));
     body.insert("from".into(), json!(""));
-    body.insert("to".into(), json!(request.address.clone().unwrap_or(address)));
+    body.insert(
+        "to".into(),
+        json!(request.address.clone().unwrap_or(address)),
+    );
     body.insert("memo".into(), json!(""));
-    body.insert("symbol".into(), json!(request.symbol.clone().unwrap_or(symbol)));
+    body.insert(
+        "symbol".into(),
+        json!(request.symbol.clone().unwrap_or(symbol)),
+    );
     if request.stage == "sign_success" {
         let txid = request
             .txid
@@ -353,7 +359,9 @@ async fn cosign(
         .call_cosigner(&body)
         .await
         .map_err(gateway_unreachable)?;
-    Ok(Json(json!({ "status": sent.status, "body": sent.body, "sent": body })))
+    Ok(Json(
+        json!({ "status": sent.status, "body": sent.body, "sent": body }),
+    ))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -379,7 +387,10 @@ pub async fn verify_keys(
     let mut call = Map::new();
     call.insert("type".into(), json!("verify_public_hash"));
     call.insert("app_id".into(), json!(sim.app_id));
-    call.insert("client_system_pubkey_hash".into(), json!(hash(&client_key)?));
+    call.insert(
+        "client_system_pubkey_hash".into(),
+        json!(hash(&client_key)?),
+    );
     call.insert("verify_sign_pub_hash".into(), json!(hash(&sign_key)?));
     let sent = sim
         .call_cosigner(&call)

@@ -16,8 +16,8 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::config::{ProviderKind, Settings, resolve_secret_text};
-use crate::providers::crypto::rsa::{PrivateKey, PublicKey};
 use crate::providers::chainup_mpc::transport::seal_notification;
+use crate::providers::crypto::rsa::{PrivateKey, PublicKey};
 use secrecy::ExposeSecret;
 
 /// Where the simulator's chains start, so that heights look like real ones.
@@ -209,20 +209,20 @@ impl ChainupSim {
             .ok(),
         )
         .unwrap_or_else(|| include_str!("../../../config/sim/chainup_gateway_public.pem").into());
-        let sign_public_key_pem = if chainup.sign_key_env.is_some() || chainup.sign_key_file.is_some()
-        {
-            public_of(
-                resolve_secret_text(
-                    None,
-                    chainup.sign_key_env.as_ref(),
-                    chainup.sign_key_file.as_ref(),
-                    "sign key",
+        let sign_public_key_pem =
+            if chainup.sign_key_env.is_some() || chainup.sign_key_file.is_some() {
+                public_of(
+                    resolve_secret_text(
+                        None,
+                        chainup.sign_key_env.as_ref(),
+                        chainup.sign_key_file.as_ref(),
+                        "sign key",
+                    )
+                    .ok(),
                 )
-                .ok(),
-            )
-        } else {
-            None
-        };
+            } else {
+                None
+            };
         Some(ChainupSim::new(ChainupSimConfig {
             app_id: chainup.app_id.clone(),
             gateway_public_key_pem,

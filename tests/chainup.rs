@@ -1,0 +1,457 @@
+//! ChainUp MPC end to end: the gateway against its built-in ChainUp simulator, which speaks
+//! ChainUp's RSA transport, over real HTTP and a real PostgreSQL.
+
+mod common;
+
+use common::{CHAINUP_ACCOUNT, CHAINUP_APP_ID, TestApp, TestOptions, str_of};
+use custody_gateway::providers::chainup_mpc::transport::seal_notification;
+use custody_gateway::providers::crypto::rsa::PrivateKey;
+use custody_gateway::workers::pollers::{PollReport, poll_account};
+use custody_gateway::workers::resubmit::resubmit_due;
+use reqwest::StatusCode;
+use serde_json::{Map, Value, json};
+
+const ETH_TO: &str = "0x5edc9177997bf6b4db559a5c184051858b3b3704";
+
+async fn poll(app: &TestApp) -> PollReport {
+    poll_gateway(&app.gateway).await
+}
+
+async fn poll_gateway(gateway: &custody_gateway::Gateway) -> PollReport {
+    let provider = gateway.state.registry.get(CHAINUP_ACCOUNT).unwrap();
+    poll_account(&gateway.state, provider.as_ref())
+        .await
+        .expect("poll round")
+}
+
+async fn chainup_address(app: &TestApp, user: &str, asset: &str) -> (StatusCode, Value) {
+    app.post(
+        "/v1/addresses",
+        &json!({ "user_id": user, "chain": "ETH", "asset": asset, "provider": CHAINUP_ACCOUNT }),
+    )
+    .await
+}
+
+async fn new_address(app: &TestApp, user: &str) -> String {
+    let (status, body) = chainup_address(app, user, "ETH").await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    str_of(&body, "address").to_owned()
+}
+
+async fn deposit_state(app: &TestApp, user: &str) -> Vec<Value> {
+    let (_, list) = app.get(&format!("/v1/deposits?user_id={user}")).await;
+    list["data"].as_array().unwrap().clone()
+}
+
+async fn cursor(app: &TestApp, feed: &str) -> Option<String> {
+    sqlx::query_scalar("SELECT cursor FROM poll_cursors WHERE account_id = $1 AND feed = $2")
+        .bind(CHAINUP_ACCOUNT)
+        .bind(feed)
+        .fetch_optional(&app.pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn each_user_gets_one_sub_wallet_and_one_address_per_chain() {
+    let app = TestApp::spawn().await;
+    let (status, first) = chainup_address(&app, "alice", "ETH").await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    assert_eq!(first["provider"], CHAINUP_ACCOUNT);
+    // A token on the same chain is served by the same address.
+    let (status, token) = chainup_address(&app, "alice", "USDT").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(token["address"], first["address"]);
+    new_address(&app, "bob").await;
+
+    // Concurrent first requests for one user create one sub-wallet and one address.
+    let racing: Vec<_> = (0..6)
+        .map(|_| chainup_address(&app, "carol", "ETH"))
+        .collect();
+    let answers = futures::future::join_all(racing).await;
+    let created = answers
+        .iter()
+        .filter(|(status, _)| *status == StatusCode::CREATED)
+        .count();
+    assert_eq!(created, 1, "{answers:?}");
+    assert!(
+        answers
+            .iter()
+            .all(|(_, b)| b["address"] == answers[0].1["address"])
+    );
+
+    let state = app.chainup_get("/state").await;
+    let wallets = state["sub_wallets"].as_array().unwrap();
+    assert_eq!(wallets.len(), 3, "{state}");
+    assert!(
+        wallets.iter().all(|w| w["sub_wallet_type"] == 1),
+        "custody wallets"
+    );
+    assert_eq!(state["addresses"].as_array().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn a_system_address_is_never_handed_out() {
+    let app = TestApp::spawn().await;
+    app.chainup("/faults", &json!({ "system_address": true }))
+        .await;
+    let (status, body) = chainup_address(&app, "dave", "ETH").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["code"], "provider_refused");
+    assert_eq!(app.count("SELECT count(*) FROM addresses").await, 0);
+    // The next try gets a user address.
+    new_address(&app, "dave").await;
+}
+
+#[tokio::test]
+async fn pulled_deposits_are_stored_once_across_pages_and_restarts() {
+    let app = TestApp::spawn().await;
+    let address = new_address(&app, "erin").await;
+    let made = app
+        .chainup(
+            "/deposits",
+            &json!({ "address": address, "amount": "0.123456789012345678", "count": 250 }),
+        )
+        .await;
+    assert_eq!(made["records"].as_array().unwrap().len(), 250);
+
+    let report = poll(&app).await;
+    assert_eq!(report.new_events, 250, "{report:?}");
+    // Three pages of deposits (100, 100, 50) and one of withdrawals.
+    assert_eq!(report.pages, 4, "{report:?}");
+    assert_eq!(app.count("SELECT count(*) FROM deposits").await, 250);
+    assert_eq!(
+        app.count("SELECT count(*) FROM deposits WHERE amount = 0.123456789012345678 AND state = 'detected'")
+            .await,
+        250
+    );
+    let total: String = sqlx::query_scalar("SELECT sum(amount)::text FROM deposits")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(total, "30.864197253086419500");
+    assert_eq!(cursor(&app, "deposits").await.as_deref(), Some("250"));
+
+    // Polling again, and a fresh instance that starts from the stored cursor, add nothing.
+    assert_eq!(poll(&app).await.new_events, 0);
+    let restarted = app.second_instance().await;
+    assert_eq!(poll_gateway(&restarted).await.new_events, 0);
+    app.chainup(
+        "/deposits",
+        &json!({ "address": address, "amount": "2", "count": 5 }),
+    )
+    .await;
+    let resumed = poll_gateway(&restarted).await;
+    // One page of deposits and one of withdrawals.
+    assert_eq!((resumed.new_events, resumed.pages), (5, 2), "{resumed:?}");
+    assert_eq!(app.count("SELECT count(*) FROM deposits").await, 255);
+    assert_eq!(cursor(&app, "deposits").await.as_deref(), Some("255"));
+    restarted.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_deposit_is_credited_once_after_enough_confirmations() {
+    let app = TestApp::spawn().await;
+    let address = new_address(&app, "frank").await;
+    let made = app
+        .chainup(
+            "/deposits",
+            &json!({ "address": address, "amount": "1.25", "notify": true }),
+        )
+        .await;
+    let sent = &made["notified"][0];
+    assert_eq!(
+        (sent["status"].as_u64(), sent["body"].as_str()),
+        (Some(200), Some("SUCCESS"))
+    );
+    let deposits = deposit_state(&app, "frank").await;
+    assert_eq!(deposits.len(), 1);
+    assert_eq!(deposits[0]["state"], "detected");
+    assert_eq!(deposits[0]["amount"], "1.25");
+
+    // The notification again, and the same record pulled from the sync list, change nothing.
+    let again = app
+        .http
+        .post(format!("{}/callbacks/{CHAINUP_ACCOUNT}", app.url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(str_of(sent, "form").to_owned())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.text().await.unwrap(), "SUCCESS");
+    assert_eq!(poll(&app).await.new_events, 0);
+    assert_eq!(app.count("SELECT count(*) FROM deposits").await, 1);
+
+    // 12 confirmations are required: the block it is in plus 11 more.
+    app.chainup("/blocks", &json!({ "count": 10 })).await;
+    assert_eq!(poll(&app).await.confirmed, 0);
+    assert_eq!(deposit_state(&app, "frank").await[0]["state"], "detected");
+    app.chainup("/blocks", &json!({ "count": 1 })).await;
+    assert_eq!(poll(&app).await.confirmed, 1);
+    assert_eq!(deposit_state(&app, "frank").await[0]["state"], "confirmed");
+    assert_eq!(poll(&app).await.confirmed, 0);
+    assert_eq!(
+        app.count("SELECT count(*) FROM webhook_outbox WHERE event_type = 'deposit.confirmed'")
+            .await,
+        1
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM order_transitions WHERE to_state = 'confirmed'")
+            .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_credited_status_from_chainup_confirms_without_counting() {
+    let app = TestApp::spawn().await;
+    let address = new_address(&app, "gina").await;
+    app.chainup(
+        "/deposits",
+        &json!({ "address": address, "amount": "3", "status": 2000 }),
+    )
+    .await;
+    poll(&app).await;
+    assert_eq!(deposit_state(&app, "gina").await[0]["state"], "confirmed");
+}
+
+#[tokio::test]
+async fn two_instances_never_poll_one_account_at_once() {
+    let app = TestApp::spawn().await;
+    let address = new_address(&app, "hank").await;
+    app.chainup(
+        "/deposits",
+        &json!({ "address": address, "amount": "0.5", "count": 120 }),
+    )
+    .await;
+
+    // While another session holds the account's lock, a round does nothing.
+    let mut holder = app.pool.acquire().await.unwrap();
+    let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext('poll:' || $1))")
+        .bind(CHAINUP_ACCOUNT)
+        .fetch_one(&mut *holder)
+        .await
+        .unwrap();
+    assert!(locked);
+    let report = poll(&app).await;
+    assert!(report.skipped, "{report:?}");
+    assert_eq!(app.count("SELECT count(*) FROM deposits").await, 0);
+    sqlx::query("SELECT pg_advisory_unlock(hashtext('poll:' || $1))")
+        .bind(CHAINUP_ACCOUNT)
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    drop(holder);
+
+    // Two instances on one database, started at once: every deposit once.
+    let second = app.second_instance().await;
+    let (a, b) = tokio::join!(poll(&app), poll_gateway(&second));
+    assert_eq!(a.new_events + b.new_events, 120, "{a:?} {b:?}");
+    assert!(a.skipped || b.skipped || a.new_events == 0 || b.new_events == 0);
+    assert_eq!(app.count("SELECT count(*) FROM deposits").await, 120);
+    assert_eq!(
+        app.count("SELECT count(*) FROM order_transitions WHERE to_state = 'detected'")
+            .await,
+        120
+    );
+    second.shutdown().await;
+}
+
+fn eth_withdrawal(client_order_id: &str, amount: &str) -> Value {
+    json!({
+        "client_order_id": client_order_id, "chain": "ETH", "asset": "ETH", "amount": amount,
+        "to_address": ETH_TO, "provider": CHAINUP_ACCOUNT,
+    })
+}
+
+async fn cosign(app: &TestApp, request_id: &str, body: Value) -> String {
+    let answer = app
+        .chainup(&format!("/withdrawals/{request_id}/cosign"), &body)
+        .await;
+    assert_eq!(answer["status"], 200, "{answer}");
+    str_of(&answer, "body").to_owned()
+}
+
+async fn withdrawal(app: &TestApp, id: &str) -> Value {
+    let (status, body) = app.get(&format!("/v1/withdrawals/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    body
+}
+
+#[tokio::test]
+async fn a_withdrawal_is_submitted_cosigned_only_as_submitted_and_completed() {
+    let app = TestApp::spawn().await;
+    let (status, created) = app.withdraw(&eth_withdrawal("w-1", "1.50")).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{created}");
+    assert_eq!(created["state"], "submitted");
+    let id = str_of(&created, "id").to_owned();
+    let request_id = str_of(&created, "provider_request_id").to_owned();
+
+    // ChainUp saw one request with our request id, the amount without trailing zeros, and a
+    // `sign` that verifies with the registered key.
+    let seen = app.chainup_get("/withdrawals").await;
+    let seen = seen.as_array().unwrap();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0]["record"]["request_id"], request_id.as_str());
+    assert_eq!(seen[0]["record"]["amount"], "1.5");
+    assert_eq!(seen[0]["record"]["address_to"], ETH_TO);
+    assert_eq!(seen[0]["record"]["sub_wallet_id"], 1000);
+    assert_eq!(seen[0]["requests"], 1);
+    assert_eq!(seen[0]["sign_verified"], true);
+
+    // Co-Signer asks: the withdrawal as submitted is approved, in either of its two forms.
+    let start = json!({ "stage": "sign_start" });
+    assert_eq!(cosign(&app, &request_id, start.clone()).await, "SUCCESS");
+    assert_eq!(
+        cosign(
+            &app,
+            &request_id,
+            json!({ "stage": "sign_start", "use_withdraw_id_field": true })
+        )
+        .await,
+        "SUCCESS"
+    );
+    // Anything else is refused, and the refusal recorded.
+    assert_eq!(
+        cosign(
+            &app,
+            &request_id,
+            json!({ "stage": "sign_start", "amount": "15" })
+        )
+        .await,
+        "FAILURE"
+    );
+    assert_eq!(
+        cosign(
+            &app,
+            &request_id,
+            json!({ "stage": "sign_start", "address": "0x000000000000000000000000000000000000dead" })
+        )
+        .await,
+        "FAILURE"
+    );
+    assert_eq!(cosign(&app, "not-ours-123", start.clone()).await, "FAILURE");
+    assert_eq!(
+        app.count("SELECT count(*) FROM provider_events WHERE outcome = 'refused'")
+            .await,
+        3
+    );
+    assert_eq!(withdrawal(&app, &id).await["needs_review"], true);
+
+    app.chainup(&format!("/withdrawals/{request_id}/approve"), &json!({}))
+        .await;
+    assert_eq!(withdrawal(&app, &id).await["state"], "approved");
+    let done = app
+        .chainup(
+            &format!("/withdrawals/{request_id}/complete"),
+            &json!({ "txid": "0xabc" }),
+        )
+        .await;
+    assert_eq!(done["notified"]["body"], "SUCCESS");
+    let completed = withdrawal(&app, &id).await;
+    assert_eq!(completed["state"], "completed");
+    assert_eq!(completed["tx_hash"], "0xabc");
+    assert_eq!(completed["fee"], "0.00042");
+
+    // The sync list holds the same records: nothing new. A late sign_start is refused.
+    assert_eq!(poll(&app).await.new_events, 0);
+    assert_eq!(cosign(&app, &request_id, start).await, "FAILURE");
+    assert_eq!(withdrawal(&app, &id).await["state"], "completed");
+}
+
+#[tokio::test]
+async fn a_rejected_withdrawal_is_rejected() {
+    let app = TestApp::spawn().await;
+    let (_, created) = app.withdraw(&eth_withdrawal("w-2", "0.1")).await;
+    let request_id = str_of(&created, "provider_request_id");
+    app.chainup(&format!("/withdrawals/{request_id}/reject"), &json!({}))
+        .await;
+    let body = withdrawal(&app, str_of(&created, "id")).await;
+    assert_eq!(body["state"], "rejected");
+}
+
+#[tokio::test]
+async fn a_timed_out_submission_is_resolved_by_a_status_query_not_a_second_withdrawal() {
+    let app = TestApp::spawn_with(TestOptions {
+        provider_timeout_secs: 1,
+        ..TestOptions::default()
+    })
+    .await;
+    app.chainup(
+        "/faults",
+        &json!({ "withdraw": ["accept_then_stall"], "stall_ms": 2500 }),
+    )
+    .await;
+    let (status, created) = app.withdraw(&eth_withdrawal("w-3", "2")).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{created}");
+    assert_eq!(created["state"], "unknown");
+
+    assert_eq!(resubmit_due(&app.gateway.state, 0).await.unwrap(), 1);
+    assert_eq!(
+        withdrawal(&app, str_of(&created, "id")).await["state"],
+        "submitted"
+    );
+    let seen = app.chainup_get("/withdrawals").await;
+    assert_eq!(seen.as_array().unwrap().len(), 1);
+    assert_eq!(seen[0]["requests"], 1, "no second billing/withdraw");
+}
+
+#[tokio::test]
+async fn cosigner_key_self_check_passes_only_with_our_keys() {
+    let app = TestApp::spawn().await;
+    let good = app.chainup("/cosigner/verify", &json!({})).await;
+    let answer: Value = serde_json::from_str(str_of(&good, "body")).unwrap();
+    assert_eq!(answer["client_system_pubkey_hash_valid"], "SUCCESS");
+    assert_eq!(answer["verify_sign_pub_hash_valid"], "SUCCESS");
+    let bad = app
+        .chainup("/cosigner/verify", &json!({ "wrong_key": true }))
+        .await;
+    let answer: Value = serde_json::from_str(str_of(&bad, "body")).unwrap();
+    assert_eq!(answer["client_system_pubkey_hash_valid"], "FAILURE");
+}
+
+#[tokio::test]
+async fn a_notification_not_sealed_by_chainup_is_refused() {
+    let app = TestApp::spawn().await;
+    let address = new_address(&app, "ivan").await;
+    let mut fields = Map::new();
+    for (key, value) in [
+        ("side", json!("deposit")),
+        ("id", json!(77)),
+        ("symbol", json!("ETH")),
+        ("amount", json!("100")),
+        ("address_to", json!(address)),
+        ("status", json!(2000)),
+    ] {
+        fields.insert(key.into(), value);
+    }
+    // Sealed with our own key instead of ChainUp's.
+    let forger =
+        PrivateKey::parse(include_str!("../config/sim/chainup_gateway_private.pem")).unwrap();
+    let data = seal_notification(&fields, &forger).unwrap();
+    let form = form_urlencoded::Serializer::new(String::new())
+        .append_pair("app_id", CHAINUP_APP_ID)
+        .append_pair("data", &data)
+        .finish();
+    let (status, body) = {
+        let response = app
+            .http
+            .post(format!("{}/callbacks/{CHAINUP_ACCOUNT}", app.url))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form)
+            .send()
+            .await
+            .unwrap();
+        (response.status(), response.text().await.unwrap())
+    };
+    assert_eq!(
+        (status, body.as_str()),
+        (StatusCode::BAD_REQUEST, "FAILURE")
+    );
+    assert_eq!(app.count("SELECT count(*) FROM deposits").await, 0);
+    assert_eq!(
+        app.count("SELECT count(*) FROM provider_callbacks WHERE outcome = 'rejected'")
+            .await,
+        1
+    );
+}
