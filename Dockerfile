@@ -6,6 +6,8 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY migrations ./migrations
+# The simulators embed their test keys from config/sim.
+COPY config ./config
 RUN cargo build --release --locked
 
 FROM debian:bookworm-slim

@@ -231,4 +231,21 @@ mod tests {
             &sign
         ));
     }
+
+    #[test]
+    fn public_key_hash_is_hmac_of_the_pem_body_keyed_by_app_id() {
+        // Computed independently: HMAC-SHA256("test-chainup-app", PEM body without line breaks).
+        let key = PublicKey::parse(include_str!(
+            "../../../config/sim/chainup_gateway_public.pem"
+        ))
+        .unwrap();
+        assert_eq!(
+            public_key_hash("test-chainup-app", &key).unwrap(),
+            "ee3f8fe4230ef51c905f725036cf896cf409dc280385f9d7ccfa755768d983a5"
+        );
+        assert_ne!(
+            public_key_hash("another-app", &key).unwrap(),
+            public_key_hash("test-chainup-app", &key).unwrap()
+        );
+    }
 }

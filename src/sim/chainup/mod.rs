@@ -22,10 +22,7 @@ use secrecy::ExposeSecret;
 
 /// Where the simulator's chains start, so that heights look like real ones.
 const START_HEIGHT: i64 = 1_000_000;
-/// First ids, so that ids of different kinds are easy to tell apart in a test's output.
 const FIRST_SUB_WALLET_ID: i64 = 1000;
-const FIRST_DEPOSIT_ID: i64 = 1;
-const FIRST_WITHDRAW_ID: i64 = 50_000;
 
 /// What the simulator needs to speak for one ChainUp account.
 pub struct ChainupSimConfig {
@@ -170,8 +167,10 @@ impl ChainupSim {
                 withdrawals: BTreeMap::new(),
                 heights,
                 next_sub_wallet_id: FIRST_SUB_WALLET_ID,
-                next_deposit_id: FIRST_DEPOSIT_ID,
-                next_withdraw_id: FIRST_WITHDRAW_ID,
+                // From the clock, so that a restarted simulator never reuses ids that the gateway's
+                // sync cursors and event keys already hold from an earlier run.
+                next_deposit_id: now_ms(),
+                next_withdraw_id: now_ms(),
                 withdraw_faults: VecDeque::new(),
                 stall_ms: 30_000,
                 system_address_next: false,
