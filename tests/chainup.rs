@@ -461,3 +461,53 @@ async fn a_notification_not_sealed_by_chainup_is_refused() {
         1
     );
 }
+
+#[tokio::test]
+async fn the_coin_list_maps_chainup_symbols_to_our_assets() {
+    let app = TestApp::spawn().await;
+    let (status, coins) = app
+        .ops_get(&format!("/ops/accounts/{CHAINUP_ACCOUNT}/assets"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{coins}");
+    let coins = coins["data"].as_array().unwrap();
+    let usdt = coins
+        .iter()
+        .find(|c| c["symbol"] == "USDTERC20")
+        .expect("USDTERC20 listed");
+    assert_eq!(usdt["decimals"], 6);
+    assert_eq!(usdt["provider_ids"]["base_symbol"], "ETH");
+    assert_eq!(usdt["provider_ids"]["deposit_confirmation"], "12");
+    assert_eq!(
+        usdt["mapped_to"],
+        json!({ "chain": "ETH", "asset": "USDT" })
+    );
+    let trx_usdt = coins.iter().find(|c| c["symbol"] == "USDTTRC20").unwrap();
+    assert!(
+        trx_usdt["mapped_to"].is_null(),
+        "not mapped in this account"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_round_stores_nothing_and_the_next_one_catches_up() {
+    let app = TestApp::spawn().await;
+    let address = new_address(&app, "judy").await;
+    app.chainup(
+        "/deposits",
+        &json!({ "address": address, "amount": "0.3", "count": 3 }),
+    )
+    .await;
+    // An instance that cannot reach ChainUp: the round fails and leaves no trace.
+    let unreachable = app.instance_with_chainup_at("http://127.0.0.1:9").await;
+    let provider = unreachable.state.registry.get(CHAINUP_ACCOUNT).unwrap();
+    assert!(
+        poll_account(&unreachable.state, provider.as_ref())
+            .await
+            .is_err()
+    );
+    assert_eq!(app.count("SELECT count(*) FROM deposits").await, 0);
+    assert_eq!(cursor(&app, "deposits").await, None);
+    // The lock was released: the next round, from any instance, reads everything.
+    assert_eq!(poll(&app).await.new_events, 3);
+    unreachable.shutdown().await;
+}

@@ -54,15 +54,20 @@ pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
                     waits.remove(&account);
                 }
                 Err(err) => {
-                    let wait = waits
-                        .get(&account)
-                        .map_or(interval, |(w, _)| (*w * 2).min(max_backoff));
+                    let wait =
+                        next_wait(waits.get(&account).map(|(w, _)| *w), interval, max_backoff);
                     tracing::warn!(account = %account, error = %err, retry_in_ms = wait.as_millis() as u64, "polling failed");
                     waits.insert(account, (wait, now + wait));
                 }
             }
         }
     }
+}
+
+/// How long an account rests after a failed round: one interval, then double the last wait, up to
+/// `max`.
+fn next_wait(last: Option<Duration>, interval: Duration, max: Duration) -> Duration {
+    last.map_or(interval, |w| (w * 2).min(max))
 }
 
 /// One round for one account, under its advisory lock.
@@ -185,4 +190,23 @@ async fn count_confirmations(
         tx.commit().await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::next_wait;
+    use std::time::Duration;
+
+    #[test]
+    fn waits_double_after_each_failure_up_to_the_limit() {
+        let (interval, max) = (Duration::from_secs(5), Duration::from_secs(60));
+        let mut waits = Vec::new();
+        let mut last = None;
+        for _ in 0..6 {
+            let wait = next_wait(last, interval, max);
+            waits.push(wait.as_secs());
+            last = Some(wait);
+        }
+        assert_eq!(waits, [5, 10, 20, 40, 60, 60]);
+    }
 }

@@ -253,14 +253,20 @@ impl TestApp {
     /// A second gateway instance on the same database, its accounts pointed at this one's
     /// simulators, as a second replica behind a load balancer would be.
     pub async fn second_instance(&self) -> Gateway {
+        self.instance_with_chainup_at(&format!("{}/sim/chainup", self.url))
+            .await
+    }
+
+    /// Another gateway instance on the same database, its ChainUp account at `chainup_base_url`.
+    pub async fn instance_with_chainup_at(&self, chainup_base_url: &str) -> Gateway {
         let settings = Settings::from_toml(&settings_toml(
             &self.database_url,
             &format!("{}/sim/udun", self.sim_url),
-            &format!("{}/sim/chainup", self.url),
+            chainup_base_url,
             &self.options,
         ))
         .unwrap();
-        start(settings).await.expect("second instance starts")
+        start(settings).await.expect("another instance starts")
     }
 
     pub async fn put(&self, path: &str, body: &Value) -> (StatusCode, Value) {
