@@ -4,8 +4,10 @@
 mod common;
 
 use common::{CHAINUP_ACCOUNT, CHAINUP_APP_ID, TestApp, TestOptions, str_of};
-use custody_gateway::providers::chainup_mpc::transport::seal_notification;
-use custody_gateway::providers::crypto::rsa::PrivateKey;
+use custody_gateway::providers::chainup_mpc::transport::{
+    Reply, decode_reply, encrypt_request, seal_notification,
+};
+use custody_gateway::providers::crypto::rsa::{PrivateKey, PublicKey};
 use custody_gateway::workers::pollers::{PollReport, poll_account};
 use custody_gateway::workers::resubmit::resubmit_due;
 use reqwest::StatusCode;
@@ -510,4 +512,84 @@ async fn a_failed_round_stores_nothing_and_the_next_one_catches_up() {
     // The lock was released: the next round, from any instance, reads everything.
     assert_eq!(poll(&app).await.new_events, 3);
     unreachable.shutdown().await;
+}
+
+/// Calls the simulator's API directly, as the adapter does, and returns the decoded reply.
+async fn chainup_api(app: &TestApp, path: &str, fields: Value) -> Reply {
+    let key = PrivateKey::parse(include_str!("../config/sim/chainup_gateway_private.pem")).unwrap();
+    let Value::Object(fields) = fields else {
+        panic!("fields are an object")
+    };
+    let data = encrypt_request(fields, chrono::Utc::now().timestamp_millis(), &key).unwrap();
+    let body = app
+        .http
+        .post(format!("{}/sim/chainup/api/mpc/{path}", app.url))
+        .form(&[("app_id", CHAINUP_APP_ID), ("data", data.as_str())])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let chainup_key =
+        PublicKey::parse(include_str!("../config/sim/chainup_sim_public.pem")).unwrap();
+    decode_reply(&body, &chainup_key).unwrap()
+}
+
+#[tokio::test]
+async fn the_simulator_answers_with_chainup_error_codes() {
+    let app = TestApp::spawn().await;
+    let withdraw = |request_id: &str, address: &str| {
+        json!({ "request_id": request_id, "sub_wallet_id": 1000, "symbol": "ETH",
+                "address_to": address, "amount": "0.5" })
+    };
+    // No sign, though this account's withdrawals must carry one.
+    let unsigned = chainup_api(&app, "billing/withdraw", withdraw("r-1", ETH_TO)).await;
+    assert_eq!(unsigned.code, "100005");
+    let bad_address = chainup_api(&app, "billing/withdraw", withdraw("r-2", "0x1234")).await;
+    assert_eq!(bad_address.code, "110055");
+    let coin = chainup_api(
+        &app,
+        "billing/withdraw",
+        json!({ "request_id": "r-3", "sub_wallet_id": 1000, "symbol": "DOGE",
+                "address_to": ETH_TO, "amount": "1" }),
+    )
+    .await;
+    assert_eq!(coin.code, "120202");
+
+    // A duplicate request id, through the adapter's own submission path.
+    let (_, created) = app.withdraw(&eth_withdrawal("w-9", "0.5")).await;
+    let request_id = str_of(&created, "provider_request_id").to_owned();
+    let provider = app.gateway.state.registry.get(CHAINUP_ACCOUNT).unwrap();
+    let chain_asset = custody_gateway::domain::ChainAsset::parse("ETH", "ETH").unwrap();
+    let again = provider
+        .submit_withdrawal(&custody_gateway::providers::WithdrawalRequest {
+            request_id: &request_id,
+            chain_asset: &chain_asset,
+            amount: "0.5".parse().unwrap(),
+            to_address: ETH_TO,
+            memo: None,
+            callback_url: "",
+        })
+        .await;
+    assert!(
+        matches!(
+            again,
+            Err(custody_gateway::providers::ProviderError::Duplicate)
+        ),
+        "{again:?}"
+    );
+    assert_eq!(app.chainup_get("/withdrawals").await[0]["requests"], 2);
+
+    // Data that does not open with the registered key, and a foreign app_id: plaintext errors.
+    let plain = |app_id: &str| {
+        app.http
+            .post(format!("{}/sim/chainup/api/mpc/coin_list", app.url))
+            .form(&[("app_id", app_id), ("data", "bm90IGVuY3J5cHRlZA")])
+            .send()
+    };
+    let body: Value = plain(CHAINUP_APP_ID).await.unwrap().json().await.unwrap();
+    assert_eq!(body["code"], "100005");
+    let body: Value = plain("someone-else").await.unwrap().json().await.unwrap();
+    assert_eq!(body["code"], "100015");
 }
