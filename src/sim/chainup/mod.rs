@@ -263,19 +263,8 @@ impl ChainupSim {
             .append_pair("app_id", &self.app_id)
             .append_pair("data", &data)
             .finish();
-        let response = self
-            .http
-            .post(&url)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(form.clone())
-            .send()
+        self.post(&url, "application/x-www-form-urlencoded", form)
             .await
-            .map_err(|e| format!("notification to {url}: {e}"))?;
-        Ok(SentNotification {
-            status: response.status().as_u16(),
-            body: response.text().await.unwrap_or_default(),
-            form,
-        })
     }
 
     /// Posts plaintext JSON to the Co-Signer callback address, as Co-Signer does (A9b).
@@ -285,18 +274,28 @@ impl ChainupSim {
             .clone()
             .ok_or("no Co-Signer callback address: the simulator does not run inside a gateway")?;
         let text = Value::Object(body.clone()).to_string();
+        self.post(&url, "application/json;charset=UTF-8", text)
+            .await
+    }
+
+    async fn post(
+        &self,
+        url: &str,
+        content_type: &str,
+        body: String,
+    ) -> Result<SentNotification, String> {
         let response = self
             .http
-            .post(&url)
-            .header("content-type", "application/json;charset=UTF-8")
-            .body(text.clone())
+            .post(url)
+            .header("content-type", content_type)
+            .body(body.clone())
             .send()
             .await
-            .map_err(|e| format!("Co-Signer call to {url}: {e}"))?;
+            .map_err(|e| format!("call to {url}: {e}"))?;
         Ok(SentNotification {
             status: response.status().as_u16(),
             body: response.text().await.unwrap_or_default(),
-            form: text,
+            form: body,
         })
     }
 }
