@@ -406,6 +406,13 @@ pub struct PollerSettings {
     /// Pages read from one feed in one round, so that one busy feed does not starve the others.
     #[serde(default = "default_poll_max_pages")]
     pub max_pages_per_round: u32,
+    /// How long an open withdrawal goes without a status query before the pollers ask the
+    /// provider again, in case its callbacks were lost.
+    #[serde(default = "default_reconcile_after")]
+    pub reconcile_after_secs: u64,
+    /// Open withdrawals asked about in one round.
+    #[serde(default = "default_reconcile_batch")]
+    pub reconcile_batch: i64,
 }
 
 impl Default for PollerSettings {
@@ -414,6 +421,8 @@ impl Default for PollerSettings {
             interval_ms: default_poll_interval(),
             max_backoff_ms: default_poll_max_backoff(),
             max_pages_per_round: default_poll_max_pages(),
+            reconcile_after_secs: default_reconcile_after(),
+            reconcile_batch: default_reconcile_batch(),
         }
     }
 }
@@ -425,6 +434,12 @@ fn default_poll_max_backoff() -> u64 {
     300_000
 }
 fn default_poll_max_pages() -> u32 {
+    50
+}
+fn default_reconcile_after() -> u64 {
+    60
+}
+fn default_reconcile_batch() -> i64 {
     50
 }
 

@@ -593,3 +593,29 @@ async fn the_simulator_answers_with_chainup_error_codes() {
     let body: Value = plain("someone-else").await.unwrap().json().await.unwrap();
     assert_eq!(body["code"], "100015");
 }
+
+#[tokio::test]
+async fn a_withdrawal_whose_notifications_are_lost_is_reconciled_by_the_pollers() {
+    let app = TestApp::spawn().await;
+    let (_, created) = app.withdraw(&eth_withdrawal("w-5", "0.25")).await;
+    let id = str_of(&created, "id").to_owned();
+    let request_id = str_of(&created, "provider_request_id").to_owned();
+    // The sync list shows the record once, while it awaits approval (status 1000).
+    let first = poll(&app).await;
+    assert_eq!((first.new_events, first.reconciled), (1, 0), "{first:?}");
+
+    // ChainUp completes it, and its notification never arrives.
+    app.chainup(
+        &format!("/withdrawals/{request_id}/complete"),
+        &json!({ "txid": "0xfeed", "notify": false }),
+    )
+    .await;
+    assert_eq!(withdrawal(&app, &id).await["state"], "submitted");
+    let round = poll(&app).await;
+    assert_eq!((round.new_events, round.reconciled), (0, 1), "{round:?}");
+    let done = withdrawal(&app, &id).await;
+    assert_eq!(done["state"], "completed");
+    assert_eq!(done["tx_hash"], "0xfeed");
+    // Finished withdrawals are not asked about again.
+    assert_eq!(poll(&app).await.reconciled, 0);
+}

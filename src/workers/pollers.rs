@@ -30,6 +30,8 @@ pub struct PollReport {
     pub pages: u32,
     pub new_events: u32,
     pub confirmed: u32,
+    /// Open withdrawals whose status query brought news.
+    pub reconciled: u32,
 }
 
 pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
@@ -95,12 +97,14 @@ async fn poll_locked(state: &AppState, provider: &dyn Provider) -> Result<PollRe
         read_feed(state, provider, feed, &mut report).await?;
     }
     count_confirmations(state, provider, &mut report).await?;
-    if report.new_events > 0 || report.confirmed > 0 {
+    reconcile_withdrawals(state, provider, &mut report).await?;
+    if report.new_events > 0 || report.confirmed > 0 || report.reconciled > 0 {
         tracing::info!(
             account = provider.account_id(),
             pages = report.pages,
             new_events = report.new_events,
             confirmed = report.confirmed,
+            reconciled = report.reconciled,
             "poll round"
         );
     }
@@ -131,6 +135,38 @@ async fn read_feed(
         if !page.more {
             break;
         }
+    }
+    Ok(())
+}
+
+/// Asks the provider about withdrawals it has not finished: a sync list shows each record once,
+/// so a status change whose callback was lost is only found this way.
+async fn reconcile_withdrawals(
+    state: &AppState,
+    provider: &dyn Provider,
+    report: &mut PollReport,
+) -> Result<(), PollError> {
+    let account_id = provider.account_id();
+    let settings = &state.settings.pollers;
+    let open = polling::claim_open_withdrawals(
+        &state.pool,
+        account_id,
+        settings.reconcile_after_secs,
+        settings.reconcile_batch,
+    )
+    .await?;
+    for request_id in open {
+        let event = match provider.withdrawal_status(&request_id).await {
+            Ok(Some(event)) => event,
+            Ok(None) => continue,
+            Err(ProviderError::Unsupported(_)) => return Ok(()),
+            Err(err) => return Err(err.into()),
+        };
+        let mut tx = state.pool.begin().await?;
+        if record_event(&mut tx, account_id, None, "poll", &event).await? {
+            report.reconciled += 1;
+        }
+        tx.commit().await?;
     }
     Ok(())
 }

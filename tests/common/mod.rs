@@ -87,6 +87,7 @@ enabled = true
 [pollers]
 # Tests poll explicitly, so that what a poll does is deterministic.
 interval_ms = 3600000
+reconcile_after_secs = 0
 
 [workers]
 resubmit_interval_secs = 3600

@@ -1,0 +1,5 @@
+-- When the pollers last asked the provider for a withdrawal's status, so that every open withdrawal
+-- is reconciled in turn even when its callbacks are lost.
+ALTER TABLE withdrawals ADD COLUMN status_checked_at TIMESTAMPTZ;
+CREATE INDEX withdrawals_open_by_account ON withdrawals (account_id, status_checked_at NULLS FIRST)
+    WHERE state IN ('submitted', 'approved', 'broadcast');
