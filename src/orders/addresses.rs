@@ -18,17 +18,22 @@ pub async fn get_or_create_address(
     provider: Option<&str>,
 ) -> Result<(AddressRow, bool), ApiError> {
     let candidates = state.registry.route(chain_asset, provider)?;
+    let existing = |account_id: &str| {
+        let account_id = account_id.to_owned();
+        async move {
+            addresses::find_user_address(
+                &state.pool,
+                merchant_id,
+                user_id,
+                &account_id,
+                &chain_asset.chain,
+            )
+            .await
+        }
+    };
     for candidate in &candidates {
-        if let Some(existing) = addresses::find_user_address(
-            &state.pool,
-            merchant_id,
-            user_id,
-            candidate.account_id(),
-            &chain_asset.chain,
-        )
-        .await?
-        {
-            return Ok((existing, false));
+        if let Some(row) = existing(candidate.account_id()).await? {
+            return Ok((row, false));
         }
     }
 
@@ -42,16 +47,8 @@ pub async fn get_or_create_address(
             candidate.account_id(),
         )
         .await?;
-        if let Some(existing) = addresses::find_user_address(
-            &state.pool,
-            merchant_id,
-            user_id,
-            candidate.account_id(),
-            &chain_asset.chain,
-        )
-        .await?
-        {
-            return Ok((existing, false));
+        if let Some(row) = existing(candidate.account_id()).await? {
+            return Ok((row, false));
         }
         let callback_url = state.callback_url(candidate.account_id());
         let wallet_ref =
