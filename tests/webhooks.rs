@@ -395,6 +395,7 @@ async fn the_event_log_redelivery_and_test_ping() {
     deposit(&app, "frank", "2.5").await;
     receiver.wait_for(2, WAIT).await;
 
+    events_after(&app, None, 2).await;
     let (status, log) = app.get("/v1/events?type=deposit.confirmed").await;
     assert_eq!(status, StatusCode::OK);
     let events = log["data"].as_array().unwrap();
@@ -463,4 +464,66 @@ async fn endpoint_urls_are_checked() {
         endpoint["webhook"]["webhook_url"].is_null(),
         "nothing was stored"
     );
+}
+
+/// The event log after `cursor` once it lists at least `count` events. An event is listed once every
+/// transaction older than it has ended, which under parallel tests can take a moment.
+async fn events_after(app: &TestApp, cursor: Option<&str>, count: usize) -> Value {
+    let path = match cursor {
+        Some(cursor) => format!("/v1/events?cursor={cursor}"),
+        None => "/v1/events".to_owned(),
+    };
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let (status, page) = app.get(&path).await;
+        assert_eq!(status, StatusCode::OK);
+        if page["data"].as_array().unwrap().len() >= count || tokio::time::Instant::now() > deadline
+        {
+            return page;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_event_log_never_skips_an_event_that_commits_late() {
+    let app = TestApp::spawn().await;
+    // A final deposit reports deposit.detected and deposit.confirmed.
+    deposit(&app, "early", "1").await;
+    let first = events_after(&app, None, 2).await;
+    assert_eq!(first["data"].as_array().unwrap().len(), 2, "{first}");
+    let cursor = str_of(&first, "next_cursor").to_owned();
+
+    // A transaction writes an event and stays open while another change commits.
+    let mut slow = app.pool.begin().await.unwrap();
+    sqlx::query(
+        "INSERT INTO webhook_outbox (id, merchant_id, event_type, sequence, payload)
+         VALUES ($1, $2, 'deposit.detected', 1, '{\"late\": true}')",
+    )
+    .bind(Uuid::now_v7())
+    .bind(app.merchant_id)
+    .execute(&mut *slow)
+    .await
+    .unwrap();
+    deposit(&app, "later", "2").await;
+
+    // While it is open, the log stops before it rather than listing what committed after it.
+    let (_, page) = app.get(&format!("/v1/events?cursor={cursor}")).await;
+    assert!(page["data"].as_array().unwrap().is_empty(), "{page}");
+    assert_eq!(page["next_cursor"], cursor.as_str());
+
+    slow.commit().await.unwrap();
+    let page = events_after(&app, Some(&cursor), 3).await;
+    let data = page["data"].as_array().unwrap();
+    assert_eq!(
+        data.len(),
+        3,
+        "the late event and the later deposit's two: {page}"
+    );
+    assert_eq!(
+        data[0]["event"]["late"], true,
+        "written first, listed first"
+    );
+    assert_eq!(data[1]["event"]["type"], "deposit.detected");
+    assert_eq!(data[2]["event"]["type"], "deposit.confirmed");
 }

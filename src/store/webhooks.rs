@@ -214,7 +214,9 @@ pub struct Delivery {
     pub failed_at: Option<DateTime<Utc>>,
 }
 
-/// A merchant's events, oldest first after `after` (an event id), optionally of one type.
+/// A merchant's events after `after` (an event id), optionally of one type, in commit-safe order:
+/// only events whose transactions are older than every running one are listed, so a later page
+/// never gains an event before its cursor.
 pub async fn list_events(
     pool: &PgPool,
     merchant_id: Uuid,
@@ -227,8 +229,10 @@ pub async fn list_events(
                 last_error, created_at, delivered_at, failed_at
          FROM webhook_outbox
          WHERE merchant_id = $1 AND ($2::text IS NULL OR event_type = $2)
-           AND ($3::uuid IS NULL OR (created_at, id) > (SELECT c.created_at, c.id FROM webhook_outbox c WHERE c.id = $3))
-         ORDER BY created_at, id LIMIT $4",
+           AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
+           AND ($3::uuid IS NULL OR (tx_id, log_position) >
+                (SELECT c.tx_id, c.log_position FROM webhook_outbox c WHERE c.id = $3 AND c.merchant_id = $1))
+         ORDER BY tx_id, log_position LIMIT $4",
     )
     .bind(merchant_id)
     .bind(event_type)
