@@ -408,3 +408,58 @@ async fn another_merchant_cannot_read_a_withdrawal() {
         .await;
     assert_eq!(status, StatusCode::ACCEPTED);
 }
+
+#[tokio::test]
+async fn withdrawals_are_listed_newest_first_by_state_and_cursor() {
+    let app = TestApp::spawn().await;
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        let (_, created) = app
+            .withdraw(&usdt_withdrawal(&format!("list-{n}"), "1"))
+            .await;
+        ids.push(str_of(&created, "id").to_owned());
+    }
+    let (_, rejected) = app.withdraw(&usdt_withdrawal("list-r", "1")).await;
+    app.sim_withdrawal(
+        str_of(&rejected, "provider_request_id"),
+        "reject",
+        json!({}),
+    )
+    .await;
+
+    let (status, first) = app.get("/v1/withdrawals?state=submitted&limit=3").await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let listed: Vec<&str> = first["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, [&ids[4], &ids[3], &ids[2]]);
+    let (_, rest) = app
+        .get(&format!(
+            "/v1/withdrawals?state=submitted&limit=3&cursor={}",
+            str_of(&first, "next_cursor")
+        ))
+        .await;
+    let listed: Vec<&str> = rest["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, [&ids[1], &ids[0]]);
+    assert!(rest["next_cursor"].is_null());
+
+    let (_, only_rejected) = app.get("/v1/withdrawals?state=rejected").await;
+    assert_eq!(only_rejected["data"].as_array().unwrap().len(), 1);
+    assert_eq!(only_rejected["data"][0]["client_order_id"], "list-r");
+    let (status, bad) = app.get("/v1/withdrawals?state=paid").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad["error"]["code"], "invalid_query");
+    let (status, _) = app.get("/v1/withdrawals?cursor=nope").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let other = app.other_merchant_key().await;
+    let (_, theirs) = app.get_as(&other, "/v1/withdrawals").await;
+    assert!(theirs["data"].as_array().unwrap().is_empty());
+}

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::api::auth::Merchant;
 use crate::api::extract::{JsonBody, QueryParams};
-use crate::domain::{ChainAsset, DepositState, address_rules};
+use crate::domain::{ChainAsset, DepositState, WithdrawalState, address_rules};
 use crate::error::ApiError;
 use crate::orders::addresses::get_or_create_address;
 use crate::orders::views::{AddressView, DepositView, WithdrawalView};
@@ -26,7 +26,7 @@ pub fn router() -> Router<AppState> {
         .route("/v1/addresses/validate", post(validate_address))
         .route(
             "/v1/withdrawals",
-            post(create_withdrawal).get(find_withdrawal),
+            post(create_withdrawal).get(find_withdrawals),
         )
         .route("/v1/withdrawals/{id}", get(get_withdrawal))
         .route("/v1/deposits", get(list_deposits))
@@ -207,20 +207,76 @@ async fn create_withdrawal(
 }
 
 #[derive(Deserialize)]
-struct ClientOrderQuery {
-    client_order_id: String,
+struct WithdrawalQuery {
+    client_order_id: Option<String>,
+    state: Option<String>,
+    cursor: Option<String>,
+    limit: Option<i64>,
 }
 
-async fn find_withdrawal(
+/// `?client_order_id=`: that one withdrawal with its history. Otherwise the merchant's withdrawals,
+/// newest first, optionally in one state; `next_cursor` continues the listing.
+async fn find_withdrawals(
     State(state): State<AppState>,
     Merchant(merchant): Merchant,
-    QueryParams(query): QueryParams<ClientOrderQuery>,
-) -> Result<Json<WithdrawalView>, ApiError> {
-    let row =
-        withdrawals::find_by_client_order_id(&state.pool, merchant.id, &query.client_order_id)
+    QueryParams(query): QueryParams<WithdrawalQuery>,
+) -> Result<Response, ApiError> {
+    if let Some(client_order_id) = &query.client_order_id {
+        let row = withdrawals::find_by_client_order_id(&state.pool, merchant.id, client_order_id)
             .await?
             .ok_or_else(|| ApiError::not_found("withdrawal"))?;
-    Ok(Json(view_with_history(&state, &row).await?))
+        return Ok(Json(view_with_history(&state, &row).await?).into_response());
+    }
+    if let Some(wanted) = &query.state
+        && WithdrawalState::parse(wanted).is_none()
+    {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "state is not a withdrawal state",
+        ));
+    }
+    let page = Page::parse(query.cursor.as_deref(), query.limit)?;
+    let rows = withdrawals::list_for_merchant(
+        &state.pool,
+        merchant.id,
+        query.state.as_deref(),
+        page.after,
+        page.limit,
+    )
+    .await?;
+    let next_cursor = page.next_cursor(rows.last().map(|r| r.id), rows.len());
+    let data: Vec<WithdrawalView> = rows.iter().map(WithdrawalView::from).collect();
+    Ok(Json(json!({ "data": data, "next_cursor": next_cursor })).into_response())
+}
+
+/// A listing's cursor (the last id of the previous page) and page size.
+struct Page {
+    after: Option<Uuid>,
+    limit: i64,
+}
+
+impl Page {
+    fn parse(cursor: Option<&str>, limit: Option<i64>) -> Result<Page, ApiError> {
+        let after = cursor
+            .map(|c| {
+                Uuid::parse_str(c)
+                    .map_err(|_| ApiError::bad_request("invalid_cursor", "cursor is not valid"))
+            })
+            .transpose()?;
+        let limit = limit.unwrap_or(50);
+        if !(1..=200).contains(&limit) {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                "limit must be between 1 and 200",
+            ));
+        }
+        Ok(Page { after, limit })
+    }
+
+    /// The cursor of the next page, when this one was full.
+    fn next_cursor(&self, last: Option<Uuid>, count: usize) -> Option<Uuid> {
+        (count as i64 == self.limit).then_some(last).flatten()
+    }
 }
 
 async fn get_withdrawal(
@@ -258,31 +314,17 @@ async fn list_deposits(
             "state must be detected, confirmed or failed",
         ));
     }
-    let after = match &query.cursor {
-        Some(cursor) => Some(
-            Uuid::parse_str(cursor)
-                .map_err(|_| ApiError::bad_request("invalid_cursor", "cursor is not valid"))?,
-        ),
-        None => None,
-    };
-    let limit = query.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "invalid_query",
-            "limit must be between 1 and 200",
-        ));
-    }
+    let page = Page::parse(query.cursor.as_deref(), query.limit)?;
     let filter = deposits::DepositFilter {
         user_id: query.user_id,
         address: query.address,
         state: query.state,
         tx_hash: None,
-        after,
+        after: page.after,
     };
-    let rows = deposits::list_for_merchant(&state.pool, Some(merchant.id), &filter, limit).await?;
-    let next_cursor = (rows.len() as i64 == limit)
-        .then(|| rows.last().map(|r| r.id))
-        .flatten();
+    let rows =
+        deposits::list_for_merchant(&state.pool, Some(merchant.id), &filter, page.limit).await?;
+    let next_cursor = page.next_cursor(rows.last().map(|r| r.id), rows.len());
     let data: Vec<DepositView> = rows.iter().map(DepositView::from).collect();
     Ok(Json(json!({ "data": data, "next_cursor": next_cursor })))
 }

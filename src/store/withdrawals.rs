@@ -202,3 +202,28 @@ pub async fn claim_for_resubmission(
     .fetch_all(pool)
     .await
 }
+
+/// The merchant's withdrawals, newest first, after the withdrawal `after`.
+pub async fn list_for_merchant(
+    pool: &PgPool,
+    merchant_id: Uuid,
+    state: Option<&str>,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<WithdrawalRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT w.* FROM withdrawals w
+         WHERE w.merchant_id = $1
+           AND ($2::text IS NULL OR w.state = $2)
+           AND ($3::uuid IS NULL OR (w.created_at, w.id) <
+                (SELECT c.created_at, c.id FROM withdrawals c WHERE c.id = $3))
+         ORDER BY w.created_at DESC, w.id DESC
+         LIMIT $4",
+    )
+    .bind(merchant_id)
+    .bind(state)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
