@@ -107,6 +107,7 @@ pub async fn connect_database(settings: &Settings) -> Result<PgPool, StartError>
 /// Connects, migrates, binds, and serves the gateway (and, in simulator mode, the simulators on
 /// the same listener) with its background workers.
 pub async fn start(settings: Settings) -> Result<Gateway, StartError> {
+    telemetry::metrics_handle();
     let pool = connect_database(&settings).await?;
     let listener = TcpListener::bind(&settings.server.bind)
         .await

@@ -1,5 +1,9 @@
-//! Logging: `tracing` to stdout, pretty or JSON, filtered by `RUST_LOG` (default `info`).
+//! Logging: `tracing` to stdout, pretty or JSON, filtered by `RUST_LOG` (default `info`); metrics
+//! in the Prometheus text format.
 
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
@@ -12,4 +16,21 @@ pub fn init(format: LogFormat) {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Pretty => builder.try_init(),
     };
+}
+
+/// The process's Prometheus recorder, installed on first use, rendered by `GET /metrics`.
+/// Recording before it is installed, or in a process where another recorder won, is a no-op.
+pub fn metrics_handle() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets(&[
+                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0,
+            ])
+            .expect("bucket bounds are valid")
+            .build_recorder();
+        let handle = recorder.handle();
+        let _ = metrics::set_global_recorder(recorder);
+        handle
+    })
 }

@@ -619,3 +619,56 @@ async fn a_withdrawal_whose_notifications_are_lost_is_reconciled_by_the_pollers(
     // Finished withdrawals are not asked about again.
     assert_eq!(poll(&app).await.reconciled, 0);
 }
+
+/// The value of one sample line of the metrics text, 0 when absent.
+fn sample(metrics: &str, line_start: &str) -> f64 {
+    metrics
+        .lines()
+        .find(|l| l.starts_with(line_start))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[tokio::test]
+async fn metrics_count_callbacks_polls_and_approvals_for_operators_only() {
+    let app = TestApp::spawn().await;
+    let scrape = || async {
+        let response = app
+            .http
+            .get(format!("{}/metrics", app.url))
+            .bearer_auth(common::OPS_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        response.text().await.unwrap()
+    };
+    let callbacks = r#"custody_callbacks_total{account="chainup-main",result="processed"}"#;
+    let refusals = r#"custody_approval_decisions_total{account="chainup-main",decision="refused"}"#;
+    // Counters are process-wide and tests run side by side: compare before and after.
+    let before = scrape().await;
+
+    let address = new_address(&app, "kim").await;
+    app.chainup(
+        "/deposits",
+        &json!({ "address": address, "amount": "1", "notify": true }),
+    )
+    .await;
+    cosign(&app, "nobody-asked", json!({ "stage": "sign_start" })).await;
+    let after = scrape().await;
+    assert!(
+        sample(&after, callbacks) >= sample(&before, callbacks) + 1.0,
+        "{after}"
+    );
+    assert!(sample(&after, refusals) >= sample(&before, refusals) + 1.0);
+    assert!(after.contains("custody_deposits_awaiting_confirmation"));
+    assert!(after.contains("custody_webhooks_pending"));
+
+    let (status, _) = app.get("/metrics").await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "a merchant key is not the ops token"
+    );
+}

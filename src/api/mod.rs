@@ -5,6 +5,7 @@ pub mod callbacks;
 pub mod extract;
 pub mod health;
 pub mod merchant;
+pub mod metrics;
 pub mod ops;
 pub mod webhooks;
 
@@ -27,6 +28,7 @@ pub fn router(state: AppState) -> Router {
         .merge(callbacks::router())
         .merge(ops::router())
         .merge(health::router())
+        .merge(metrics::router())
         .with_state(state)
         .layer(
             ServiceBuilder::new()

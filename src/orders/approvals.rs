@@ -51,6 +51,10 @@ pub async fn handle_approval_call(
     };
     match decide(pool, provider.account_id(), raw, &request).await {
         Ok((approve, reason)) => {
+            metrics::counter!("custody_approval_decisions_total",
+                "account" => provider.account_id().to_owned(),
+                "decision" => if approve { "approved" } else { "refused" })
+            .increment(1);
             if approve {
                 tracing::info!(account = provider.account_id(), request_id = %request.request_id, stage = ?request.stage, "withdrawal approval granted");
             } else {

@@ -26,13 +26,21 @@ pub async fn ingest_callback(
     raw: &RawCallback,
 ) -> AckResult {
     let account_id = provider.account_id();
-    match store_callback(pool, provider, raw).await {
+    let result = match store_callback(pool, provider, raw).await {
         Ok(result) => result,
         Err(err) => {
             tracing::error!(account = account_id, error = %err, "callback could not be stored; asking the provider to retry");
             AckResult::RetryLater
         }
-    }
+    };
+    let label = match result {
+        AckResult::Processed => "processed",
+        AckResult::Rejected => "rejected",
+        AckResult::RetryLater => "retry_later",
+    };
+    metrics::counter!("custody_callbacks_total", "account" => account_id.to_owned(), "result" => label)
+        .increment(1);
+    result
 }
 
 async fn store_callback(

@@ -1,6 +1,7 @@
 //! All SQL. Nothing outside this module touches sqlx queries; callers read like sentences.
 
 pub mod addresses;
+pub mod backlog;
 pub mod callbacks;
 pub mod deposits;
 pub mod merchants;

@@ -1,5 +1,5 @@
-//! Background work: webhook delivery, pollers of pulled feeds, and resolving withdrawals whose first
-//! submission did not settle.
+//! Background work: webhook delivery, pollers of pulled feeds, resolving withdrawals whose first
+//! submission did not settle, and metrics upkeep.
 
 pub mod outbox;
 pub mod pollers;
@@ -18,6 +18,18 @@ pub fn spawn(state: AppState, stop: watch::Receiver<bool>) -> JoinHandle<()> {
         }
         tasks.spawn(resubmit::run(state.clone(), stop.clone()));
         tasks.spawn(pollers::run(state.clone(), stop.clone()));
+        tasks.spawn(metrics_upkeep(stop.clone()));
         while tasks.join_next().await.is_some() {}
     })
+}
+
+/// Folds recorded latencies into their histograms, so that memory stays flat between scrapes.
+async fn metrics_upkeep(mut stop: watch::Receiver<bool>) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(10));
+    loop {
+        tokio::select! {
+            _ = every.tick() => crate::telemetry::metrics_handle().run_upkeep(),
+            _ = stop.changed() => return,
+        }
+    }
 }

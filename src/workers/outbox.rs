@@ -103,23 +103,33 @@ async fn record(
     )
     .await?;
     let error = describe(outcome);
+    metrics::histogram!("custody_webhook_attempt_seconds")
+        .record(f64::from(outcome.latency_ms) / 1000.0);
     if outcome.delivered() {
         webhooks::mark_delivered(&mut tx, delivery.id).await?;
+        attempt_counter("delivered");
         tracing::info!(delivery = %delivery.id, merchant = %delivery.merchant_id, event = %delivery.event_type,
             attempt = delivery.attempts, "webhook delivered");
     } else if outcome.gone() {
         webhooks::disable_endpoint(&mut tx, delivery.id, delivery.merchant_id).await?;
+        attempt_counter("gone");
         tracing::warn!(merchant = %delivery.merchant_id, "webhook endpoint answered 410 Gone; deliveries wait");
     } else if let Some(delay) = retry_delay(schedule, delivery.attempts, outcome.retry_after) {
         webhooks::schedule_retry(&mut tx, delivery.id, delay.as_millis() as i64, &error).await?;
+        attempt_counter("retry");
         tracing::info!(delivery = %delivery.id, attempt = delivery.attempts, error = %error,
             retry_in_ms = delay.as_millis() as u64, "webhook attempt failed");
     } else {
         webhooks::mark_failed(&mut tx, delivery.id, &error).await?;
+        attempt_counter("failed");
         tracing::warn!(delivery = %delivery.id, merchant = %delivery.merchant_id, attempts = delivery.attempts,
             "webhook delivery failed for good");
     }
     tx.commit().await
+}
+
+fn attempt_counter(result: &'static str) {
+    metrics::counter!("custody_webhook_attempts_total", "result" => result).increment(1);
 }
 
 fn describe(outcome: &SendOutcome) -> String {

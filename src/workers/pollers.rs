@@ -51,7 +51,9 @@ pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
             if waits.get(&account).is_some_and(|(_, until)| *until > now) {
                 continue;
             }
-            match poll_account(&state, provider.as_ref()).await {
+            let result = poll_account(&state, provider.as_ref()).await;
+            record_round(&account, &result);
+            match result {
                 Ok(_) => {
                     waits.remove(&account);
                 }
@@ -63,6 +65,25 @@ pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
                 }
             }
         }
+    }
+}
+
+fn record_round(account: &str, result: &Result<PollReport, PollError>) {
+    let outcome = match result {
+        Ok(report) if report.skipped => "skipped",
+        Ok(_) => "ok",
+        Err(_) => "error",
+    };
+    metrics::counter!("custody_poll_rounds_total", "account" => account.to_owned(), "result" => outcome)
+        .increment(1);
+    if let Ok(report) = result {
+        let account = account.to_owned();
+        metrics::counter!("custody_poll_new_events_total", "account" => account.clone())
+            .increment(report.new_events.into());
+        metrics::counter!("custody_deposits_confirmed_by_count_total", "account" => account.clone())
+            .increment(report.confirmed.into());
+        metrics::counter!("custody_withdrawals_reconciled_total", "account" => account)
+            .increment(report.reconciled.into());
     }
 }
 
