@@ -672,3 +672,75 @@ async fn metrics_count_callbacks_polls_and_approvals_for_operators_only() {
         "a merchant key is not the ops token"
     );
 }
+
+#[tokio::test]
+async fn operators_find_orders_by_any_identifier_and_force_a_reconcile() {
+    let app = TestApp::spawn().await;
+    let address = new_address(&app, "lena").await;
+    let made = app
+        .chainup(
+            "/deposits",
+            &json!({ "address": address, "amount": "0.4", "txid": "0xdeadbeef" }),
+        )
+        .await;
+    assert_eq!(made["records"][0]["txid"], "0xdeadbeef");
+    let (status, polled) = app
+        .post_as(
+            common::OPS_TOKEN,
+            &format!("/ops/accounts/{CHAINUP_ACCOUNT}/poll"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{polled}");
+    assert_eq!(polled["report"]["new_events"], 1);
+
+    let (_, found) = app.ops_get("/ops/orders?q=0xdeadbeef").await;
+    assert_eq!(found["data"].as_array().unwrap().len(), 1, "{found}");
+    assert_eq!(found["data"][0]["kind"], "deposit");
+    assert_eq!(found["data"][0]["order"]["amount"], "0.4");
+
+    let (_, created) = app.withdraw(&eth_withdrawal("w-ops", "0.2")).await;
+    let id = str_of(&created, "id").to_owned();
+    let request_id = str_of(&created, "provider_request_id").to_owned();
+    for term in ["w-ops", request_id.as_str()] {
+        let (_, found) = app.ops_get(&format!("/ops/orders?q={term}")).await;
+        assert_eq!(
+            found["data"][0]["order"]["id"],
+            id.as_str(),
+            "{term}: {found}"
+        );
+    }
+    let (status, _) = app.ops_get("/ops/orders?q=").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // ChainUp rejects it and the notification is lost; an operator asks now.
+    app.chainup(
+        &format!("/withdrawals/{request_id}/reject"),
+        &json!({ "notify": false }),
+    )
+    .await;
+    let (status, answer) = app
+        .post_as(
+            common::OPS_TOKEN,
+            &format!("/ops/withdrawals/{id}/reconcile"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["provider_status"], "2200");
+    assert_eq!(answer["new_event"], true);
+    assert_eq!(answer["withdrawal"]["state"], "rejected");
+    let (_, again) = app
+        .post_as(
+            common::OPS_TOKEN,
+            &format!("/ops/withdrawals/{id}/reconcile"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(again["new_event"], false);
+
+    let (status, _) = app
+        .post(&format!("/ops/withdrawals/{id}/reconcile"), &json!({}))
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}

@@ -11,12 +11,20 @@ use crate::AppState;
 use crate::api::auth::Operator;
 use crate::api::extract::QueryParams;
 use crate::error::ApiError;
+use crate::orders::ingest::record_event;
 use crate::orders::views::{DepositView, WithdrawalView};
 use crate::store::{callbacks, deposits, transitions, webhooks, withdrawals};
+use crate::workers::pollers::{PollError, poll_account};
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/ops/orders", get(search_orders))
         .route("/ops/orders/{id}", get(order))
+        .route(
+            "/ops/withdrawals/{id}/reconcile",
+            post(reconcile_withdrawal),
+        )
+        .route("/ops/accounts/{id}/poll", post(poll_now))
         .route("/ops/callbacks", get(list_callbacks))
         .route("/ops/events", get(list_events))
         .route(
@@ -50,6 +58,93 @@ async fn order(
     Ok(Json(
         json!({ "order": order, "history": history, "events": events }),
     ))
+}
+
+#[derive(Deserialize)]
+struct SearchQuery {
+    /// A transaction hash, address, client order id or provider request id.
+    q: String,
+}
+
+/// Every deposit and withdrawal the term names, newest first.
+async fn search_orders(
+    State(state): State<AppState>,
+    _: Operator,
+    QueryParams(query): QueryParams<SearchQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let term = query.q.trim();
+    if term.is_empty() {
+        return Err(ApiError::bad_request("invalid_query", "q is required"));
+    }
+    let mut data: Vec<Value> = deposits::search(&state.pool, term, 100)
+        .await?
+        .iter()
+        .map(|row| json!({ "kind": "deposit", "merchant_id": row.merchant_id, "order": DepositView::from(row) }))
+        .collect();
+    data.extend(
+        withdrawals::search(&state.pool, term, 100)
+            .await?
+            .iter()
+            .map(|row| json!({ "kind": "withdrawal", "merchant_id": row.merchant_id, "order": WithdrawalView::from(row) })),
+    );
+    Ok(Json(json!({ "data": data })))
+}
+
+/// Asks the provider where a withdrawal stands and applies the answer as a polled event.
+async fn reconcile_withdrawal(
+    State(state): State<AppState>,
+    _: Operator,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = Uuid::parse_str(&id).map_err(|_| ApiError::not_found("withdrawal"))?;
+    let row = withdrawals::find(&state.pool, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("withdrawal"))?;
+    let provider = state
+        .registry
+        .get(&row.account_id)
+        .ok_or_else(|| ApiError::not_found("provider account"))?;
+    let event = provider.withdrawal_status(&row.provider_request_id).await?;
+    let applied = match &event {
+        Some(event) => {
+            let mut tx = state.pool.begin().await?;
+            let new = record_event(&mut tx, &row.account_id, None, "ops", event).await?;
+            tx.commit().await?;
+            new
+        }
+        None => false,
+    };
+    let row = withdrawals::find(&state.pool, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("withdrawal"))?;
+    Ok(Json(json!({
+        "provider_status": event.as_ref().map(|e| e.provider_status.clone()),
+        "new_event": applied,
+        "withdrawal": WithdrawalView::from(&row),
+    })))
+}
+
+/// Runs one poll round for the account now (feeds, confirmations, open withdrawals).
+async fn poll_now(
+    State(state): State<AppState>,
+    _: Operator,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let provider = state
+        .registry
+        .get(&id)
+        .ok_or_else(|| ApiError::not_found("provider account"))?;
+    if provider.feeds().is_empty() {
+        return Err(ApiError::bad_request(
+            "not_polled",
+            "this provider pushes everything; there is nothing to poll",
+        ));
+    }
+    match poll_account(&state, provider.as_ref()).await {
+        Ok(report) => Ok(Json(json!({ "report": report }))),
+        Err(PollError::Database(err)) => Err(err.into()),
+        Err(PollError::Provider(err)) => Err(err.into()),
+    }
 }
 
 #[derive(Deserialize)]

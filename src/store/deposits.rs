@@ -139,6 +139,17 @@ pub async fn find(pool: &PgPool, id: Uuid) -> Result<Option<DepositRow>, sqlx::E
         .await
 }
 
+/// Deposits whose transaction hash or address is `term`, newest first (ops lookup).
+pub async fn search(pool: &PgPool, term: &str, limit: i64) -> Result<Vec<DepositRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT * FROM deposits WHERE tx_hash = $1 OR address = $1 ORDER BY created_at DESC LIMIT $2",
+    )
+    .bind(term)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
 #[derive(Debug, Default)]
 pub struct DepositFilter {
     pub user_id: Option<String>,

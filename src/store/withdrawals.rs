@@ -227,3 +227,21 @@ pub async fn list_for_merchant(
     .fetch_all(pool)
     .await
 }
+
+/// Withdrawals whose client order id, provider request id, transaction hash or destination is
+/// `term`, newest first (ops lookup).
+pub async fn search(
+    pool: &PgPool,
+    term: &str,
+    limit: i64,
+) -> Result<Vec<WithdrawalRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT * FROM withdrawals
+         WHERE client_order_id = $1 OR provider_request_id = $1 OR tx_hash = $1 OR to_address = $1
+         ORDER BY created_at DESC LIMIT $2",
+    )
+    .bind(term)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}

@@ -23,7 +23,7 @@ pub enum PollError {
 }
 
 /// What one round did for one account.
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct PollReport {
     /// Another instance holds the account's lock.
     pub skipped: bool,
