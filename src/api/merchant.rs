@@ -6,6 +6,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
+use utoipa::ToSchema;
+
+use crate::api::openapi::{
+    AddressList, AssetList, DepositPage, ErrorBody, Validation, WithdrawalPage,
+};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -62,8 +67,8 @@ fn parse_id(id: &str, what: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(id).map_err(|_| ApiError::not_found(what))
 }
 
-#[derive(Deserialize)]
-struct CreateAddress {
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct CreateAddress {
     user_id: String,
     chain: String,
     asset: String,
@@ -71,7 +76,12 @@ struct CreateAddress {
     provider: Option<String>,
 }
 
-async fn create_address(
+#[utoipa::path(post, path = "/v1/addresses", tag = "addresses", request_body = CreateAddress,
+    responses((status = 201, description = "a new address", body = AddressView),
+              (status = 200, description = "the user's existing address", body = AddressView), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "missing or unknown API key", body = ErrorBody),
+              (status = 422, description = "the provider refused", body = ErrorBody),
+              (status = 502, description = "the provider is unavailable", body = ErrorBody)))]
+pub(crate) async fn create_address(
     State(state): State<AppState>,
     Merchant(merchant): Merchant,
     JsonBody(body): JsonBody<CreateAddress>,
@@ -95,11 +105,13 @@ async fn create_address(
 }
 
 #[derive(Deserialize)]
-struct UserQuery {
+pub(crate) struct UserQuery {
     user_id: String,
 }
 
-async fn list_addresses(
+#[utoipa::path(get, path = "/v1/addresses", tag = "addresses", params(("user_id" = String, Query)),
+    responses((status = 200, body = AddressList), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "missing or unknown API key", body = ErrorBody)))]
+pub(crate) async fn list_addresses(
     State(state): State<AppState>,
     Merchant(merchant): Merchant,
     QueryParams(query): QueryParams<UserQuery>,
@@ -109,8 +121,8 @@ async fn list_addresses(
     Ok(Json(json!({ "data": data })))
 }
 
-#[derive(Deserialize)]
-struct ValidateAddress {
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct ValidateAddress {
     chain: String,
     asset: String,
     address: String,
@@ -118,8 +130,10 @@ struct ValidateAddress {
     provider: Option<String>,
 }
 
+#[utoipa::path(post, path = "/v1/addresses/validate", tag = "addresses", request_body = ValidateAddress,
+    responses((status = 200, body = Validation), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "missing or unknown API key", body = ErrorBody)))]
 /// Asks the provider where it offers a check, else applies local format rules.
-async fn validate_address(
+pub(crate) async fn validate_address(
     State(state): State<AppState>,
     Merchant(_): Merchant,
     JsonBody(body): JsonBody<ValidateAddress>,
@@ -147,12 +161,14 @@ async fn validate_address(
     }
 }
 
-#[derive(Deserialize)]
-struct CreateWithdrawal {
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct CreateWithdrawal {
     client_order_id: String,
     chain: String,
     asset: String,
-    /// Read as any JSON value so that a number gets a clear error rather than a lossy parse.
+    /// A decimal string, e.g. "25.5". Read as any JSON value so that a number gets a clear error
+    /// rather than a lossy parse.
+    #[schema(value_type = String, example = "25.5")]
     amount: Value,
     to_address: String,
     #[serde(default)]
@@ -161,7 +177,12 @@ struct CreateWithdrawal {
     provider: Option<String>,
 }
 
-async fn create_withdrawal(
+#[utoipa::path(post, path = "/v1/withdrawals", tag = "withdrawals", request_body = CreateWithdrawal,
+    responses((status = 202, description = "created and submitted (or `unknown`, resolved later)", body = WithdrawalView),
+              (status = 200, description = "the same request again: the same withdrawal", body = WithdrawalView), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "missing or unknown API key", body = ErrorBody),
+              (status = 409, description = "the client_order_id was used with another body", body = ErrorBody),
+              (status = 422, description = "the provider refused it; the withdrawal is in `details`", body = ErrorBody)))]
+pub(crate) async fn create_withdrawal(
     State(state): State<AppState>,
     Merchant(merchant): Merchant,
     JsonBody(body): JsonBody<CreateWithdrawal>,
@@ -207,16 +228,21 @@ async fn create_withdrawal(
 }
 
 #[derive(Deserialize)]
-struct WithdrawalQuery {
+pub(crate) struct WithdrawalQuery {
     client_order_id: Option<String>,
     state: Option<String>,
     cursor: Option<String>,
     limit: Option<i64>,
 }
 
+#[utoipa::path(get, path = "/v1/withdrawals", tag = "withdrawals",
+    params(("client_order_id" = Option<String>, Query, description = "one withdrawal, with its history"),
+           ("state" = Option<String>, Query), ("cursor" = Option<String>, Query), ("limit" = Option<i64>, Query)),
+    responses((status = 200, description = "with client_order_id: a WithdrawalView; otherwise a page", body = WithdrawalPage), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "missing or unknown API key", body = ErrorBody),
+              (status = 404, description = "no such withdrawal", body = ErrorBody)))]
 /// `?client_order_id=`: that one withdrawal with its history. Otherwise the merchant's withdrawals,
 /// newest first, optionally in one state; `next_cursor` continues the listing.
-async fn find_withdrawals(
+pub(crate) async fn find_withdrawals(
     State(state): State<AppState>,
     Merchant(merchant): Merchant,
     QueryParams(query): QueryParams<WithdrawalQuery>,
@@ -279,7 +305,9 @@ impl Page {
     }
 }
 
-async fn get_withdrawal(
+#[utoipa::path(get, path = "/v1/withdrawals/{id}", tag = "withdrawals", params(("id" = String, Path)),
+    responses((status = 200, body = WithdrawalView), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "missing or unknown API key", body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn get_withdrawal(
     State(state): State<AppState>,
     Merchant(merchant): Merchant,
     Path(id): Path<String>,
@@ -292,7 +320,7 @@ async fn get_withdrawal(
 }
 
 #[derive(Deserialize)]
-struct DepositQuery {
+pub(crate) struct DepositQuery {
     user_id: Option<String>,
     address: Option<String>,
     state: Option<String>,
@@ -300,8 +328,12 @@ struct DepositQuery {
     limit: Option<i64>,
 }
 
+#[utoipa::path(get, path = "/v1/deposits", tag = "deposits",
+    params(("user_id" = Option<String>, Query), ("address" = Option<String>, Query), ("state" = Option<String>, Query),
+           ("cursor" = Option<String>, Query), ("limit" = Option<i64>, Query)),
+    responses((status = 200, body = DepositPage), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "missing or unknown API key", body = ErrorBody)))]
 /// Newest first; `next_cursor` continues the listing.
-async fn list_deposits(
+pub(crate) async fn list_deposits(
     State(state): State<AppState>,
     Merchant(merchant): Merchant,
     QueryParams(query): QueryParams<DepositQuery>,
@@ -329,7 +361,9 @@ async fn list_deposits(
     Ok(Json(json!({ "data": data, "next_cursor": next_cursor })))
 }
 
-async fn get_deposit(
+#[utoipa::path(get, path = "/v1/deposits/{id}", tag = "deposits", params(("id" = String, Path)),
+    responses((status = 200, body = DepositView), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "missing or unknown API key", body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn get_deposit(
     State(state): State<AppState>,
     Merchant(merchant): Merchant,
     Path(id): Path<String>,
@@ -341,7 +375,11 @@ async fn get_deposit(
     Ok(Json(DepositView::from(&row)))
 }
 
-async fn list_assets(State(state): State<AppState>, Merchant(_): Merchant) -> Json<Value> {
+#[utoipa::path(get, path = "/v1/assets", tag = "assets", responses((status = 200, body = AssetList), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "missing or unknown API key", body = ErrorBody)))]
+pub(crate) async fn list_assets(
+    State(state): State<AppState>,
+    Merchant(_): Merchant,
+) -> Json<Value> {
     let data: Vec<Value> = state
         .registry
         .all()

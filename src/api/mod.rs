@@ -6,6 +6,7 @@ pub mod extract;
 pub mod health;
 pub mod merchant;
 pub mod metrics;
+pub mod openapi;
 pub mod ops;
 pub mod webhooks;
 
@@ -29,6 +30,7 @@ pub fn router(state: AppState) -> Router {
         .merge(ops::router())
         .merge(health::router())
         .merge(metrics::router())
+        .merge(openapi::router())
         .with_state(state)
         .layer(
             ServiceBuilder::new()

@@ -5,6 +5,8 @@ use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
+
+use crate::api::openapi::{ErrorBody, EventPage};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -27,12 +29,14 @@ pub fn router() -> Router<AppState> {
         .route("/v1/events/{id}/redeliver", post(redeliver))
 }
 
-#[derive(Deserialize)]
-struct SetEndpoint {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct SetEndpoint {
     url: String,
 }
 
-async fn set_endpoint(
+#[utoipa::path(put, path = "/v1/webhook", tag = "webhooks", request_body = SetEndpoint,
+    responses((status = 200, description = "`{webhook: {url, enabled, …}}`"), (status = 400, body = ErrorBody), (status = 401, description = "missing or unknown API key", body = ErrorBody)))]
+pub(crate) async fn set_endpoint(
     State(state): State<AppState>,
     Merchant(merchant): Merchant,
     JsonBody(body): JsonBody<SetEndpoint>,
@@ -44,7 +48,8 @@ async fn set_endpoint(
     Ok(Json(json!({ "webhook": endpoint })))
 }
 
-async fn get_endpoint(
+#[utoipa::path(get, path = "/v1/webhook", tag = "webhooks", responses((status = 200, description = "`{webhook: {url, enabled, …}}`"), (status = 401, description = "missing or unknown API key", body = ErrorBody)))]
+pub(crate) async fn get_endpoint(
     State(state): State<AppState>,
     Merchant(merchant): Merchant,
 ) -> Result<Json<Value>, ApiError> {
@@ -52,8 +57,10 @@ async fn get_endpoint(
     Ok(Json(json!({ "webhook": endpoint })))
 }
 
+#[utoipa::path(post, path = "/v1/webhook/rotate-secret", tag = "webhooks",
+    responses((status = 200, description = "`{webhook_secret, previous_secret_valid_until}`"), (status = 401, description = "missing or unknown API key", body = ErrorBody)))]
 /// A new secret; the old one keeps signing beside it for the configured overlap (24 h by default).
-async fn rotate_secret(
+pub(crate) async fn rotate_secret(
     State(state): State<AppState>,
     Merchant(merchant): Merchant,
 ) -> Result<Json<Value>, ApiError> {
@@ -67,8 +74,10 @@ async fn rotate_secret(
     ))
 }
 
+#[utoipa::path(post, path = "/v1/webhook/test", tag = "webhooks",
+    responses((status = 200, description = "`{id, delivered, status_code, latency_ms, response_body, error}`"), (status = 400, body = ErrorBody), (status = 401, description = "missing or unknown API key", body = ErrorBody)))]
 /// Sends a signed `ping` now and returns the endpoint's answer; nothing is stored or retried.
-async fn send_test(
+pub(crate) async fn send_test(
     State(state): State<AppState>,
     Merchant(merchant): Merchant,
 ) -> Result<Json<Value>, ApiError> {
@@ -100,7 +109,7 @@ async fn send_test(
 }
 
 #[derive(Deserialize)]
-struct EventQuery {
+pub(crate) struct EventQuery {
     #[serde(rename = "type")]
     event_type: Option<String>,
     cursor: Option<String>,
@@ -120,8 +129,11 @@ fn event_view(delivery: &Delivery) -> Value {
     })
 }
 
+#[utoipa::path(get, path = "/v1/events", tag = "webhooks",
+    params(("type" = Option<String>, Query), ("cursor" = Option<String>, Query), ("limit" = Option<i64>, Query)),
+    responses((status = 200, body = EventPage), (status = 400, body = ErrorBody), (status = 401, description = "missing or unknown API key", body = ErrorBody)))]
 /// Every event of this merchant, oldest first; `next_cursor` continues (empty when caught up).
-async fn list_events(
+pub(crate) async fn list_events(
     State(state): State<AppState>,
     Merchant(merchant): Merchant,
     QueryParams(query): QueryParams<EventQuery>,
@@ -153,7 +165,9 @@ async fn list_events(
     Ok(Json(json!({ "data": data, "next_cursor": next_cursor })))
 }
 
-async fn get_event(
+#[utoipa::path(get, path = "/v1/events/{id}", tag = "webhooks", params(("id" = String, Path)),
+    responses((status = 200, description = "the event, its delivery and every attempt"), (status = 404, body = ErrorBody), (status = 401, description = "missing or unknown API key", body = ErrorBody)))]
+pub(crate) async fn get_event(
     State(state): State<AppState>,
     Merchant(merchant): Merchant,
     Path(id): Path<String>,
@@ -168,7 +182,9 @@ async fn get_event(
     Ok(Json(view))
 }
 
-async fn redeliver(
+#[utoipa::path(post, path = "/v1/events/{id}/redeliver", tag = "webhooks", params(("id" = String, Path)),
+    responses((status = 202, description = "`{id, state: pending}`"), (status = 404, body = ErrorBody), (status = 401, description = "missing or unknown API key", body = ErrorBody)))]
+pub(crate) async fn redeliver(
     State(state): State<AppState>,
     Merchant(merchant): Merchant,
     Path(id): Path<String>,

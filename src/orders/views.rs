@@ -10,7 +10,7 @@ use crate::store::deposits::DepositRow;
 use crate::store::transitions::TransitionRow;
 use crate::store::withdrawals::WithdrawalRow;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AddressView {
     pub id: Uuid,
     pub user_id: String,
@@ -37,7 +37,7 @@ impl From<&AddressRow> for AddressView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DepositView {
     pub id: Uuid,
     pub user_id: String,
@@ -78,13 +78,13 @@ impl From<&DepositRow> for DepositView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorView {
     pub code: String,
     pub message: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct WithdrawalView {
     pub id: Uuid,
     pub client_order_id: String,
