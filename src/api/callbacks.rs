@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 
 use crate::AppState;
-use crate::error::ApiError;
+use crate::api::account;
 use crate::orders::approvals::handle_approval_call;
 use crate::orders::ingest::ingest_callback;
 use crate::providers::RawCallback;
@@ -25,8 +25,9 @@ async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(provider) = state.registry.get(&account_id) else {
-        return ApiError::not_found("provider account").into_response();
+    let provider = match account(&state, &account_id) {
+        Ok(provider) => provider,
+        Err(err) => return err.into_response(),
     };
     let raw = RawCallback { headers, body };
     let result = ingest_callback(&state.pool, provider.as_ref(), &raw).await;
@@ -40,8 +41,9 @@ async fn approval(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(provider) = state.registry.get(&account_id) else {
-        return ApiError::not_found("provider account").into_response();
+    let provider = match account(&state, &account_id) {
+        Ok(provider) => provider,
+        Err(err) => return err.into_response(),
     };
     let raw = RawCallback { headers, body };
     handle_approval_call(&state.pool, provider.as_ref(), &raw).await

@@ -17,7 +17,11 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
+use std::sync::Arc;
+
 use crate::AppState;
+use crate::error::ApiError;
+use crate::providers::Provider;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -48,4 +52,12 @@ pub fn router(state: AppState) -> Router {
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
                 .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES)),
         )
+}
+
+/// The configured provider account `id`, or a 404.
+fn account(state: &AppState, id: &str) -> Result<Arc<dyn Provider>, ApiError> {
+    state
+        .registry
+        .get(id)
+        .ok_or_else(|| ApiError::not_found("provider account"))
 }

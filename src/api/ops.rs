@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::AppState;
+use crate::api::account;
 use crate::api::auth::Operator;
 use crate::api::extract::QueryParams;
 use crate::error::ApiError;
@@ -100,10 +101,7 @@ async fn reconcile_withdrawal(
     let row = withdrawals::find(&state.pool, id)
         .await?
         .ok_or_else(|| ApiError::not_found("withdrawal"))?;
-    let provider = state
-        .registry
-        .get(&row.account_id)
-        .ok_or_else(|| ApiError::not_found("provider account"))?;
+    let provider = account(&state, &row.account_id)?;
     let event = provider.withdrawal_status(&row.provider_request_id).await?;
     let applied = match &event {
         Some(event) => {
@@ -130,10 +128,7 @@ async fn poll_now(
     _: Operator,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let provider = state
-        .registry
-        .get(&id)
-        .ok_or_else(|| ApiError::not_found("provider account"))?;
+    let provider = account(&state, &id)?;
     if provider.feeds().is_empty() {
         return Err(ApiError::bad_request(
             "not_polled",
@@ -221,10 +216,7 @@ async fn account_assets(
     _: Operator,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let provider = state
-        .registry
-        .get(&id)
-        .ok_or_else(|| ApiError::not_found("provider account"))?;
+    let provider = account(&state, &id)?;
     let assets = provider.supported_assets().await?;
     Ok(Json(json!({ "data": assets })))
 }
