@@ -12,7 +12,7 @@ use crate::api::account;
 use crate::api::auth::Operator;
 use crate::api::extract::QueryParams;
 use crate::error::ApiError;
-use crate::orders::ingest::record_event;
+use crate::orders::ingest::record_asked_event;
 use crate::orders::views::{DepositView, WithdrawalView};
 use crate::store::{callbacks, deposits, transitions, webhooks, withdrawals};
 use crate::workers::pollers::{PollError, poll_account};
@@ -104,12 +104,7 @@ async fn reconcile_withdrawal(
     let provider = account(&state, &row.account_id)?;
     let event = provider.withdrawal_status(&row.provider_request_id).await?;
     let applied = match &event {
-        Some(event) => {
-            let mut tx = state.pool.begin().await?;
-            let new = record_event(&mut tx, &row.account_id, None, "ops", event).await?;
-            tx.commit().await?;
-            new
-        }
+        Some(event) => record_asked_event(&state.pool, &row.account_id, "ops", event).await?,
         None => false,
     };
     let row = withdrawals::find(&state.pool, id)

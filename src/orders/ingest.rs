@@ -93,6 +93,20 @@ async fn store_callback(
     Ok(AckResult::Processed)
 }
 
+/// [`record_event`] in a transaction of its own, for an event learnt by asking (a poll, a status
+/// query, an operator) rather than from a callback.
+pub async fn record_asked_event(
+    pool: &PgPool,
+    account_id: &str,
+    source: &str,
+    event: &ProviderEvent,
+) -> Result<bool, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let new = record_event(&mut tx, account_id, None, source, event).await?;
+    tx.commit().await?;
+    Ok(new)
+}
+
 /// Claims the event's key and applies it; false when the key was already taken (a duplicate).
 pub async fn record_event(
     conn: &mut PgConnection,

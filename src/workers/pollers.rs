@@ -10,7 +10,7 @@ use tokio::sync::watch;
 
 use crate::AppState;
 use crate::domain::{ChainAsset, DepositState};
-use crate::orders::ingest::record_event;
+use crate::orders::ingest::{record_asked_event, record_event};
 use crate::providers::{DepositEvent, EventBody, Provider, ProviderError, ProviderEvent};
 use crate::store::polling;
 
@@ -183,11 +183,9 @@ async fn reconcile_withdrawals(
             Err(ProviderError::Unsupported(_)) => return Ok(()),
             Err(err) => return Err(err.into()),
         };
-        let mut tx = state.pool.begin().await?;
-        if record_event(&mut tx, account_id, None, "poll", &event).await? {
+        if record_asked_event(&state.pool, account_id, "poll", &event).await? {
             report.reconciled += 1;
         }
-        tx.commit().await?;
     }
     Ok(())
 }
@@ -240,11 +238,9 @@ async fn count_confirmations(
                 state: Some(DepositState::Confirmed),
             }),
         };
-        let mut tx = state.pool.begin().await?;
-        if record_event(&mut tx, account_id, None, "poll", &event).await? {
+        if record_asked_event(&state.pool, account_id, "poll", &event).await? {
             report.confirmed += 1;
         }
-        tx.commit().await?;
     }
     Ok(())
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::AppState;
-use crate::orders::ingest::record_event;
+use crate::orders::ingest::record_asked_event;
 use crate::orders::withdrawals::{Attempt, submit};
 use crate::providers::ProviderError;
 use crate::store::withdrawals;
@@ -40,9 +40,7 @@ pub async fn resubmit_due(state: &AppState, after_secs: u64) -> Result<usize, sq
         match provider.withdrawal_status(&row.provider_request_id).await {
             Ok(Some(event)) => {
                 tracing::info!(withdrawal = %row.id, status = %event.provider_status, "withdrawal found at the provider");
-                let mut tx = state.pool.begin().await?;
-                record_event(&mut tx, &row.account_id, None, "poll", &event).await?;
-                tx.commit().await?;
+                record_asked_event(&state.pool, &row.account_id, "poll", &event).await?;
             }
             Ok(None) | Err(ProviderError::Unsupported(_)) => {
                 tracing::info!(withdrawal = %row.id, state = %row.state, "sending withdrawal again");
