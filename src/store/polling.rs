@@ -68,27 +68,3 @@ pub async fn deposits_awaiting_confirmations(
     .fetch_all(pool)
     .await
 }
-
-/// Up to `limit` withdrawals the provider holds and has not finished, not asked about for `after_secs`,
-/// least recently asked first; each is marked as asked now.
-pub async fn claim_open_withdrawals(
-    pool: &PgPool,
-    account_id: &str,
-    after_secs: u64,
-    limit: i64,
-) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar(
-        "UPDATE withdrawals SET status_checked_at = now()
-         WHERE id IN (SELECT id FROM withdrawals
-                      WHERE account_id = $1 AND state IN ('submitted', 'approved', 'broadcast')
-                        AND (status_checked_at IS NULL
-                             OR status_checked_at < now() - make_interval(secs => $2))
-                      ORDER BY status_checked_at NULLS FIRST LIMIT $3 FOR UPDATE SKIP LOCKED)
-         RETURNING provider_request_id",
-    )
-    .bind(account_id)
-    .bind(after_secs as f64)
-    .bind(limit)
-    .fetch_all(pool)
-    .await
-}

@@ -12,7 +12,7 @@ use crate::AppState;
 use crate::domain::{ChainAsset, DepositState};
 use crate::orders::ingest::{record_asked_event, record_event};
 use crate::providers::{DepositEvent, EventBody, Provider, ProviderError, ProviderEvent};
-use crate::store::polling;
+use crate::store::{polling, withdrawals};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PollError {
@@ -169,7 +169,7 @@ async fn reconcile_withdrawals(
 ) -> Result<(), PollError> {
     let account_id = provider.account_id();
     let settings = &state.settings.pollers;
-    let open = polling::claim_open_withdrawals(
+    let open = withdrawals::claim_open_withdrawals(
         &state.pool,
         account_id,
         settings.reconcile_after_secs,
