@@ -345,18 +345,18 @@ impl TestApp {
         self.post("/v1/withdrawals", body).await
     }
 
-    /// Drives the simulator's control API; the simulator then calls the gateway.
+    /// Drives the Udun simulator's control API; the simulator then calls the gateway.
     pub async fn sim(&self, path: &str, body: &Value) -> Value {
-        let response = self
-            .http
-            .post(format!("{}/sim/udun{path}", self.sim_url))
-            .json(body)
-            .send()
+        self.control(&format!("{}/sim/udun{path}", self.sim_url), body)
             .await
-            .unwrap();
+    }
+
+    /// Posts to a simulator's control API and returns its JSON answer, which must be a success.
+    async fn control(&self, url: &str, body: &Value) -> Value {
+        let response = self.http.post(url).json(body).send().await.unwrap();
         let status = response.status();
         let text = response.text().await.unwrap();
-        assert!(status.is_success(), "simulator {path}: {status} {text}");
+        assert!(status.is_success(), "simulator {url}: {status} {text}");
         serde_json::from_str(&text).unwrap_or(Value::Null)
     }
 
@@ -371,20 +371,8 @@ impl TestApp {
 
     /// Drives the built-in ChainUp simulator's control API.
     pub async fn chainup(&self, path: &str, body: &Value) -> Value {
-        let response = self
-            .http
-            .post(format!("{}/sim/chainup{path}", self.url))
-            .json(body)
-            .send()
+        self.control(&format!("{}/sim/chainup{path}", self.url), body)
             .await
-            .unwrap();
-        let status = response.status();
-        let text = response.text().await.unwrap();
-        assert!(
-            status.is_success(),
-            "chainup simulator {path}: {status} {text}"
-        );
-        serde_json::from_str(&text).unwrap_or(Value::Null)
     }
 
     pub async fn chainup_get(&self, path: &str) -> Value {
