@@ -214,6 +214,15 @@ pub struct Delivery {
     pub failed_at: Option<DateTime<Utc>>,
 }
 
+/// The columns of [`Delivery`], as a literal so that each query stays one static string.
+macro_rules! select_deliveries {
+    () => {
+        "SELECT id, merchant_id, event_type, order_id, sequence, payload, state, attempts,
+                next_attempt_at, last_error, created_at, delivered_at, failed_at
+         FROM webhook_outbox"
+    };
+}
+
 /// A merchant's events after `after` (an event id), optionally of one type, in commit-safe order:
 /// only events whose transactions are older than every running one are listed, so a later page
 /// never gains an event before its cursor.
@@ -225,15 +234,14 @@ pub async fn list_events(
     limit: i64,
 ) -> Result<Vec<Delivery>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id, merchant_id, event_type, order_id, sequence, payload, state, attempts, next_attempt_at,
-                last_error, created_at, delivered_at, failed_at
-         FROM webhook_outbox
-         WHERE merchant_id = $1 AND ($2::text IS NULL OR event_type = $2)
+        concat!(
+        select_deliveries!(),
+        " WHERE merchant_id = $1 AND ($2::text IS NULL OR event_type = $2)
            AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
            AND ($3::uuid IS NULL OR (tx_id, log_position) >
                 (SELECT c.tx_id, c.log_position FROM webhook_outbox c WHERE c.id = $3 AND c.merchant_id = $1))
-         ORDER BY tx_id, log_position LIMIT $4",
-    )
+         ORDER BY tx_id, log_position LIMIT $4"
+    ))
     .bind(merchant_id)
     .bind(event_type)
     .bind(after)
@@ -249,13 +257,11 @@ pub async fn list_deliveries(
     state: Option<&str>,
     limit: i64,
 ) -> Result<Vec<Delivery>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, merchant_id, event_type, order_id, sequence, payload, state, attempts, next_attempt_at,
-                last_error, created_at, delivered_at, failed_at
-         FROM webhook_outbox
-         WHERE ($1::uuid IS NULL OR merchant_id = $1) AND ($2::text IS NULL OR state = $2)
-         ORDER BY created_at DESC LIMIT $3",
-    )
+    sqlx::query_as(concat!(
+        select_deliveries!(),
+        " WHERE ($1::uuid IS NULL OR merchant_id = $1) AND ($2::text IS NULL OR state = $2)
+         ORDER BY created_at DESC LIMIT $3"
+    ))
     .bind(merchant_id)
     .bind(state)
     .bind(limit)
@@ -320,11 +326,10 @@ pub async fn find_event(
     merchant_id: Uuid,
     id: Uuid,
 ) -> Result<Option<Delivery>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, merchant_id, event_type, order_id, sequence, payload, state, attempts, next_attempt_at,
-                last_error, created_at, delivered_at, failed_at
-         FROM webhook_outbox WHERE id = $1 AND merchant_id = $2",
-    )
+    sqlx::query_as(concat!(
+        select_deliveries!(),
+        " WHERE id = $1 AND merchant_id = $2"
+    ))
     .bind(id)
     .bind(merchant_id)
     .fetch_optional(pool)
