@@ -39,29 +39,21 @@ async fn main() {
     // Addresses for 100 users, then one held (signed, unsent) callback per deposit.
     let mut addresses = Vec::new();
     for user in 0..100 {
-        let created: Value = http
-            .post(format!("{url}/v1/addresses"))
-            .bearer_auth(API_KEY)
-            .json(&json!({ "user_id": format!("bench-{user}"), "chain": "BTC", "asset": "BTC" }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let created = post_json(
+            http.post(format!("{url}/v1/addresses"))
+                .bearer_auth(API_KEY),
+            json!({ "user_id": format!("bench-{user}"), "chain": "BTC", "asset": "BTC" }),
+        )
+        .await;
         addresses.push(created["address"].as_str().unwrap().to_owned());
     }
     let mut forms = Vec::with_capacity(callbacks + callbacks / REPEAT_EVERY);
     for n in 0..callbacks {
-        let held: Value = http
-            .post(format!("{url}/sim/udun/deposits"))
-            .json(&json!({ "address": addresses[n % addresses.len()], "amount": "0.00012345", "hold": true }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let held = post_json(
+            http.post(format!("{url}/sim/udun/deposits")),
+            json!({ "address": addresses[n % addresses.len()], "amount": "0.00012345", "hold": true }),
+        )
+        .await;
         forms.push(held["form"].as_str().unwrap().to_owned());
     }
     let repeats: Vec<String> = forms.iter().step_by(REPEAT_EVERY).cloned().collect();
@@ -129,6 +121,17 @@ async fn main() {
     drop(pool);
     drop_database(&database).await;
     assert!(exact, "every deposit must be stored exactly once");
+}
+
+async fn post_json(request: reqwest::RequestBuilder, body: Value) -> Value {
+    request
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
 
 async fn drop_database(name: &str) {
