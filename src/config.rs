@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use ipnet::IpNet;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
@@ -35,6 +36,10 @@ pub struct ServerSettings {
     /// Defaults to `http://<bound address>`.
     #[serde(default)]
     pub public_url: Option<String>,
+    /// Proxies whose `X-Forwarded-For` is believed, e.g. `["10.0.0.5/32"]`. A forwarded-for header
+    /// from any other peer is ignored: the peer itself is the caller.
+    #[serde(default)]
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -111,8 +116,27 @@ pub struct ProviderAccountSettings {
     pub udun: Option<UdunSettings>,
     #[serde(default)]
     pub chainup: Option<ChainupSettings>,
+    /// Who may call this account's approval endpoint, for providers that ask before signing.
+    #[serde(default)]
+    pub approvals: Option<ApprovalSettings>,
     #[serde(default)]
     pub assets: Vec<AssetSettings>,
+}
+
+/// Callers of `/callbacks/{account}/cosigner`. A provider's signer (ChainUp Co-Signer) posts
+/// plaintext that carries no proof of who sent it, so the gateway authenticates the caller itself.
+#[derive(Debug, Clone, Deserialize, Default)]
+pub struct ApprovalSettings {
+    /// Shared secret, sent as `Authorization: Bearer …` or as `?token=…` in the callback URL
+    /// (Co-Signer is given a URL and cannot add headers). Inline for the simulators only; a real
+    /// account names an environment variable in `token_env`.
+    #[serde(default)]
+    pub token: Option<SecretString>,
+    #[serde(default)]
+    pub token_env: Option<String>,
+    /// Source networks allowed to call, e.g. `["10.0.0.0/8"]`; any when empty.
+    #[serde(default)]
+    pub allow_from: Vec<IpNet>,
 }
 
 impl ProviderAccountSettings {

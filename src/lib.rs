@@ -12,6 +12,7 @@ pub mod telemetry;
 pub mod webhooks;
 pub mod workers;
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::ops::Deref;
 use std::sync::Arc;
@@ -33,6 +34,8 @@ pub struct AppStateInner {
     pub settings: Settings,
     pub pool: PgPool,
     pub registry: Registry,
+    /// Who may call each approval-taking account's approval endpoint.
+    pub approval_guards: HashMap<String, api::caller::ApprovalGuard>,
     /// The base URL providers reach this gateway at.
     pub public_url: String,
 }
@@ -108,7 +111,6 @@ pub async fn connect_database(settings: &Settings) -> Result<PgPool, StartError>
 /// the same listener) with its background workers.
 pub async fn start(settings: Settings) -> Result<Gateway, StartError> {
     telemetry::metrics_handle();
-    let pool = connect_database(&settings).await?;
     let listener = TcpListener::bind(&settings.server.bind)
         .await
         .map_err(|source| StartError::Bind {
@@ -129,6 +131,8 @@ pub async fn start(settings: Settings) -> Result<Gateway, StartError> {
         .to_owned();
     let sim_base = settings.sim.enabled.then(|| format!("http://{addr}"));
     let registry = Registry::build(&settings, sim_base.as_deref())?;
+    let approval_guards = api::caller::approval_guards(&settings, &registry)?;
+    let pool = connect_database(&settings).await?;
 
     let demo_api_key = match (&settings.sim.enabled, &settings.sim.demo_api_key) {
         (true, Some(key)) => {
@@ -142,6 +146,7 @@ pub async fn start(settings: Settings) -> Result<Gateway, StartError> {
         settings: settings.clone(),
         pool,
         registry,
+        approval_guards,
         public_url,
     }));
     let mut router = api::router(state.clone());
@@ -158,7 +163,8 @@ pub async fn start(settings: Settings) -> Result<Gateway, StartError> {
                 _ = shutdown_signal() => {}
             }
         };
-        if let Err(err) = axum::serve(listener, router)
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        if let Err(err) = axum::serve(listener, service)
             .with_graceful_shutdown(shutdown)
             .await
         {

@@ -75,3 +75,112 @@ async fn merchant_create_prints_credentials_once_and_stores_only_a_hash() {
     assert!(output.status.success());
     common::drop_database(&name);
 }
+
+/// Runs `custody-gateway serve` (simulator mode, debug logs) until `probe` has run against it,
+/// then stops it and returns everything it printed.
+async fn serve_and_capture<F, Fut>(database_url: &str, probe: F) -> String
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    use std::io::Read;
+    let log_path = std::env::temp_dir().join(format!("cg-log-{}", uuid::Uuid::new_v4().simple()));
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_custody-gateway"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("DATABASE_URL", database_url)
+        .env("CUSTODY__SERVER__BIND", "127.0.0.1:0")
+        .env("RUST_LOG", "debug")
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("binary runs");
+    let mut url = None;
+    for _ in 0..300 {
+        let mut text = String::new();
+        std::fs::File::open(&log_path)
+            .unwrap()
+            .read_to_string(&mut text)
+            .unwrap();
+        if let Some(at) = text.find("listening") {
+            let rest = &text[at..];
+            if let Some(start) = rest.find("http://127.0.0.1:") {
+                let port: String = rest[start + 17..]
+                    .chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect();
+                url = Some(format!("http://127.0.0.1:{port}"));
+                break;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let url = url.expect("the gateway says where it listens");
+    probe(url).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = std::fs::read_to_string(&log_path).unwrap();
+    let _ = std::fs::remove_file(&log_path);
+    text
+}
+
+#[tokio::test]
+async fn approval_tokens_never_reach_the_logs() {
+    let name = format!("cg_test_{}", uuid::Uuid::new_v4().simple());
+    let database_url = format!("{}/{name}", common::database_server());
+    // The default configuration's token, and a guess that could be a mistyped real one.
+    const TOKEN: &str = "sim-cosigner-token";
+    const GUESS: &str = "guessed-secret-8d1f";
+    let output = serve_and_capture(&database_url, |url| async move {
+        let http = reqwest::Client::new();
+        let body = serde_json::json!({
+            "type": "sign_start", "transfer_id": 1, "request_id": "nobody-asked",
+            "amount": "1", "to": "0x5edc9177997bf6b4db559a5c184051858b3b3704", "symbol": "ETH",
+        })
+        .to_string();
+        for (token, expected) in [(TOKEN, 200), (GUESS, 401)] {
+            let response = http
+                .post(format!(
+                    "{url}/callbacks/chainup-main/cosigner?token={token}"
+                ))
+                .header("content-type", "application/json")
+                .body(body.clone())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status().as_u16(), expected);
+        }
+        let response = http
+            .post(format!("{url}/callbacks/chainup-main/cosigner"))
+            .bearer_auth(GUESS)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 401);
+    })
+    .await;
+    assert!(
+        output.contains("approval call refused"),
+        "the refusals are logged: {output}"
+    );
+    assert!(output.contains("/callbacks/chainup-main/cosigner"));
+    assert!(!output.contains(TOKEN), "{output}");
+    assert!(!output.contains(GUESS), "{output}");
+
+    let pool = sqlx::PgPool::connect(&database_url).await.unwrap();
+    let stored: Vec<String> = sqlx::query_scalar(
+        "SELECT headers::text || body || coalesce(reject_reason, '') FROM provider_callbacks",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(stored.len(), 3);
+    assert!(
+        stored
+            .iter()
+            .all(|row| !row.contains(TOKEN) && !row.contains(GUESS))
+    );
+    pool.close().await;
+    common::drop_database(&name);
+}

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod callbacks;
+pub mod caller;
 pub mod extract;
 pub mod health;
 pub mod merchant;

@@ -1,24 +1,53 @@
 //! Withdrawal approval requests from a provider's signer (ChainUp Co-Signer `sign_start` /
-//! `sign_success`). A security control: only a withdrawal this gateway created, with exactly the
-//! request id, destination, amount and asset it asked for, and not already finished, is approved.
-//! Every answer is recorded with its reason. A repeated question that was refused is refused again;
-//! one that was approved is judged again, since the withdrawal may have finished in between.
+//! `sign_success`), from a caller already authenticated by the API layer. A security control: only
+//! a withdrawal this gateway created, with exactly the request id, destination, amount and asset it
+//! asked for, and not already finished, is approved. Every answer is recorded with its reason. A
+//! repeated question that was refused is refused again; one that was approved is judged again,
+//! since the withdrawal may have finished in between.
+//!
+//! A "signed" notice is never taken as the truth: it is recorded, then the provider's own API is
+//! asked where the withdrawal stands, and only its answer moves the state or sets the tx hash.
+
+use std::net::IpAddr;
 
 use axum::response::{IntoResponse, Response};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+use crate::api::caller::CallerRefusal;
 use crate::domain::WithdrawalState;
-use crate::orders::ingest::{redacted_headers, store_rejected_call};
-use crate::orders::withdrawals::{integrity_mismatches, move_withdrawal};
+use crate::orders::ingest::{record_asked_event, redacted_headers, store_rejected_call};
+use crate::orders::withdrawals::integrity_mismatches;
 use crate::providers::{
-    AckResult, ApprovalCall, ApprovalRequest, ApprovalStage, Provider, RawCallback,
+    AckResult, ApprovalCall, ApprovalRequest, ApprovalStage, EventBody, Provider, RawCallback,
 };
 use crate::store::callbacks;
-use crate::store::withdrawals::{self, WithdrawalChanges};
+use crate::store::withdrawals;
 
 const APPROVED: &str = "approved";
 const REFUSED: &str = "refused";
+/// A signed notice, recorded and checked against the provider's own record.
+const NOTED: &str = "noted";
+
+/// Records a call that did not authenticate; it changes nothing else.
+pub async fn refuse_caller(
+    pool: &PgPool,
+    provider: &dyn Provider,
+    raw: &RawCallback,
+    source: Option<IpAddr>,
+    refusal: &CallerRefusal,
+) {
+    let account = provider.account_id();
+    let source = source.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+    tracing::warn!(account, source = %source, reason = %refusal, "approval call refused: caller not authenticated");
+    metrics::counter!("custody_approval_decisions_total",
+        "account" => account.to_owned(), "decision" => "unauthenticated")
+    .increment(1);
+    let reason = format!("caller not authenticated ({refusal}; from {source})");
+    if let Err(err) = store_rejected_call(pool, account, raw, &reason, false).await {
+        tracing::error!(account, error = %err, "could not store a refused approval call");
+    }
+}
 
 /// Answers one call to `/callbacks/{account}/cosigner`.
 pub async fn handle_approval_call(
@@ -51,6 +80,9 @@ pub async fn handle_approval_call(
     };
     match decide(pool, provider.account_id(), raw, &request).await {
         Ok((approve, reason)) => {
+            if approve && let ApprovalStage::SignSuccess { tx_hash } = &request.stage {
+                confirm_signed(pool, provider, &request.request_id, tx_hash.as_deref()).await;
+            }
             metrics::counter!("custody_approval_decisions_total",
                 "account" => provider.account_id().to_owned(),
                 "decision" => if approve { "approved" } else { "refused" })
@@ -117,26 +149,30 @@ async fn decide(
     .await?;
     let Some(event_id) = claimed else {
         let earlier = callbacks::event_outcome(&mut tx, account_id, &event_key).await?;
-        if earlier.as_deref() != Some(APPROVED) {
+        if !matches!(earlier.as_deref(), Some(APPROVED | NOTED)) {
             tx.commit().await?;
             return Ok((false, "the same question was refused before".into()));
         }
-        let (approve, reason, _) = judge(&mut tx, account_id, request, None).await?;
+        let (approve, reason, _) = judge(&mut tx, account_id, request).await?;
         tx.commit().await?;
         return Ok((approve, reason));
     };
-    let (approve, reason, order_id) = judge(&mut tx, account_id, request, Some(event_id)).await?;
-    let outcome = if approve { APPROVED } else { REFUSED };
+    let (approve, reason, order_id) = judge(&mut tx, account_id, request).await?;
+    let outcome = match (&request.stage, approve) {
+        (_, false) => REFUSED,
+        (ApprovalStage::SignStart, true) => APPROVED,
+        (ApprovalStage::SignSuccess { .. }, true) => NOTED,
+    };
     callbacks::set_event_outcome(&mut tx, event_id, outcome, Some(&reason), order_id).await?;
     tx.commit().await?;
     Ok((approve, reason))
 }
 
+/// Whether the question describes our withdrawal as we submitted it; `(approve, reason, order)`.
 async fn judge(
     conn: &mut PgConnection,
     account_id: &str,
     request: &ApprovalRequest,
-    event_id: Option<i64>,
 ) -> Result<(bool, String, Option<Uuid>), sqlx::Error> {
     let Some(row) = withdrawals::lock_by_request_id(conn, account_id, &request.request_id).await?
     else {
@@ -175,22 +211,57 @@ async fn judge(
             "matches the withdrawal we submitted".into(),
             Some(row.id),
         )),
-        ApprovalStage::SignSuccess { tx_hash } => {
-            let changes = WithdrawalChanges {
-                provider_ref: Some(&request.provider_ref),
-                tx_hash: tx_hash.as_deref(),
-                ..Default::default()
+        ApprovalStage::SignSuccess { .. } => Ok((
+            true,
+            "signed; confirming with the provider".into(),
+            Some(row.id),
+        )),
+    }
+}
+
+/// Asks the provider where a withdrawal reported as signed stands, and applies its answer as an
+/// event learnt by asking. A tx hash that differs from the provider's, or a withdrawal the provider
+/// does not know, puts it under review. If the provider cannot be asked now, the pollers' status
+/// queries settle it later.
+async fn confirm_signed(
+    pool: &PgPool,
+    provider: &dyn Provider,
+    request_id: &str,
+    reported_tx_hash: Option<&str>,
+) {
+    let account_id = provider.account_id();
+    let concern = match provider.withdrawal_status(request_id).await {
+        Ok(Some(event)) => {
+            if let Err(err) = record_asked_event(pool, account_id, "poll", &event).await {
+                tracing::error!(account = account_id, error = %err, "could not record the provider's answer");
+                return;
+            }
+            let known = match &event.body {
+                EventBody::Withdrawal(withdrawal) => withdrawal.tx_hash.as_deref(),
+                _ => None,
             };
-            move_withdrawal(
-                conn,
-                row.id,
-                WithdrawalState::Broadcast,
-                &changes,
-                "callback",
-                event_id,
-            )
-            .await?;
-            Ok((true, "signed".into(), Some(row.id)))
+            match (reported_tx_hash, known) {
+                (Some(reported), Some(known)) if !reported.eq_ignore_ascii_case(known) => Some(
+                    format!("the signer reported tx hash {reported}, the provider lists {known}"),
+                ),
+                _ => None,
+            }
+        }
+        Ok(None) => Some(
+            "the signer reported a signature for a withdrawal the provider does not list"
+                .to_owned(),
+        ),
+        Err(err) => {
+            tracing::warn!(account = account_id, request_id, error = %err, "signed notice not confirmed yet; the status query will settle it");
+            None
+        }
+    };
+    if let Some(reason) = concern {
+        tracing::warn!(account = account_id, request_id, reason = %reason, "withdrawal needs review");
+        if let Err(err) =
+            withdrawals::flag_for_review_by_request_id(pool, account_id, request_id, &reason).await
+        {
+            tracing::error!(account = account_id, error = %err, "could not flag the withdrawal");
         }
     }
 }

@@ -321,6 +321,12 @@ pub trait Provider: Send + Sync {
         ))
     }
 
+    /// Whether the provider's signer asks this gateway before signing a withdrawal. Such an account's
+    /// approval endpoint admits only callers holding its token (`[providers.approvals]`).
+    fn takes_approvals(&self) -> bool {
+        false
+    }
+
     /// Reads a withdrawal approval request (verified as the provider's protocol requires).
     fn parse_approval(&self, _call: &RawCallback) -> Result<ApprovalCall, CallbackError> {
         Err(CallbackError::Malformed(

@@ -165,6 +165,24 @@ pub async fn flag_for_review(
     Ok(())
 }
 
+pub async fn flag_for_review_by_request_id(
+    pool: &PgPool,
+    account_id: &str,
+    provider_request_id: &str,
+    reason: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE withdrawals SET needs_review = TRUE, review_reason = $3, updated_at = now()
+         WHERE account_id = $1 AND provider_request_id = $2",
+    )
+    .bind(account_id)
+    .bind(provider_request_id)
+    .bind(reason)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
 /// Withdrawals an operator should look at: flagged, or not terminal for longer than `stale_after`.
 pub async fn list_needing_attention(
     pool: &PgPool,

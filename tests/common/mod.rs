@@ -20,6 +20,8 @@ pub const UDUN_API_KEY: &str = "test-udun-api-key";
 pub const OPS_TOKEN: &str = "test-ops-token";
 pub const CHAINUP_ACCOUNT: &str = "chainup-main";
 pub const CHAINUP_APP_ID: &str = "test-chainup-app";
+/// The secret Co-Signer presents on the approval endpoint (in its callback URL).
+pub const APPROVAL_TOKEN: &str = "test-approval-token-3f9c2a";
 pub const USDT_TRC20: &str = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t";
 pub const TRON_ADDRESS: &str = "TEpK1aWkjDue6j8reeeMqG7hdJ5tRytyAF";
 
@@ -38,6 +40,12 @@ pub struct TestOptions {
     pub webhook_timeout_ms: u64,
     pub retry_schedule_ms: Vec<u64>,
     pub allow_private_addresses: bool,
+    /// The ChainUp account's approval token; `None` leaves it unset.
+    pub approval_token: Option<&'static str>,
+    /// The ChainUp account's `approvals.allow_from`.
+    pub approval_allow_from: Vec<&'static str>,
+    /// `server.trusted_proxies`.
+    pub trusted_proxies: Vec<&'static str>,
 }
 
 impl Default for TestOptions {
@@ -49,6 +57,9 @@ impl Default for TestOptions {
             webhook_timeout_ms: 2_000,
             retry_schedule_ms: vec![50, 100, 200],
             allow_private_addresses: true,
+            approval_token: Some(APPROVAL_TOKEN),
+            approval_allow_from: Vec::new(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -72,6 +83,7 @@ fn settings_toml(
         r#"
 [server]
 bind = "127.0.0.1:0"
+trusted_proxies = {trusted_proxies:?}
 
 [database]
 url = "{database_url}"
@@ -161,6 +173,10 @@ chainup_public_key_file = "config/sim/chainup_sim_public.pem"
 sign_key_file = "config/sim/chainup_gateway_private.pem"
 withdraw_sub_wallet_id = 1000
 
+[providers.approvals]
+{approval_token}
+allow_from = {allow_from:?}
+
 [[providers.assets]]
 chain = "ETH"
 asset = "ETH"
@@ -182,7 +198,24 @@ confirmations = 12
         webhook_timeout = options.webhook_timeout_ms,
         schedule = options.retry_schedule_ms,
         allow_private = options.allow_private_addresses,
+        trusted_proxies = options.trusted_proxies,
+        allow_from = options.approval_allow_from,
+        approval_token = options
+            .approval_token
+            .map(|t| format!("token = \"{t}\""))
+            .unwrap_or_default(),
     )
+}
+
+/// The settings a test gateway runs with, its ChainUp account at `chainup_base_url`.
+pub fn settings(database_url: &str, chainup_base_url: &str, options: &TestOptions) -> Settings {
+    Settings::from_toml(&settings_toml(
+        database_url,
+        "http://unused",
+        chainup_base_url,
+        options,
+    ))
+    .unwrap()
 }
 
 pub struct TestApp {

@@ -614,6 +614,11 @@ impl Provider for ChainupProvider {
             .map(|r| self.withdrawal_event(r)))
     }
 
+    /// Co-Signer asks before it signs (A9b).
+    fn takes_approvals(&self) -> bool {
+        true
+    }
+
     /// Co-Signer's calls (A9b): plaintext JSON `sign_start` / `sign_success`, with the withdrawal
     /// id as `transfer_id` or `withdraw_id` and the amount as a number or a string.
     fn parse_approval(&self, call: &RawCallback) -> Result<ApprovalCall, CallbackError> {

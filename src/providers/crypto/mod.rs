@@ -15,13 +15,15 @@ pub fn md5_hex(parts: &[&str]) -> String {
     hex::encode(hasher.finalize())
 }
 
-/// Compares two ASCII strings in time independent of where they differ.
+/// Compares two strings in time independent of where they differ and of their lengths: their
+/// SHA-256 digests are compared, byte by byte, without stopping early.
 pub fn constant_time_eq(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    use sha2::Sha256;
+    let (a, b) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
 }
 
 /// `len` random letters and digits.

@@ -272,7 +272,8 @@ pub async fn withdrawal_action(
 pub struct CosignRequest {
     /// `sign_start` (asks for approval) or `sign_success` (reports the signed transaction).
     pub stage: String,
-    /// Overrides of what Co-Signer reports, to ask about something other than what was submitted.
+    /// Overrides of what Co-Signer reports, to ask about something other than what was submitted
+    /// (`txid`: a hash other than the one ChainUp records).
     pub amount: Option<String>,
     pub address: Option<String>,
     pub request_id: Option<String>,
@@ -296,13 +297,20 @@ async fn cosign(
     if !matches!(request.stage.as_str(), "sign_start" | "sign_success") {
         return Err(bad("stage is sign_start or sign_success"));
     }
-    let known = sim
-        .data
-        .lock()
-        .unwrap()
-        .withdrawals
-        .get(request_id)
-        .map(|w| w.record.clone());
+    let known = {
+        let mut data = sim.data.lock().unwrap();
+        data.withdrawals.get_mut(request_id).map(|w| {
+            // Once Co-Signer has signed, ChainUp broadcasts: the record is paying, with its txid.
+            if request.stage == "sign_success" && w.record.status < 1200 {
+                w.record.status = 1200;
+                w.record.updated_at = now_ms();
+                if w.record.txid.is_empty() {
+                    w.record.txid = random_txid();
+                }
+            }
+            w.record.clone()
+        })
+    };
     let (id, amount, address, symbol, txid) = match &known {
         Some(r) => (
             r.id,

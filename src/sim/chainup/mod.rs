@@ -15,7 +15,7 @@ use axum::routing::{get, post};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use crate::config::{ProviderKind, Settings, resolve_secret_text};
+use crate::config::{ProviderKind, Settings, resolve_secret, resolve_secret_text};
 use crate::providers::chainup_mpc::transport::seal_notification;
 use crate::providers::crypto::rsa::{PrivateKey, PublicKey};
 use secrecy::ExposeSecret;
@@ -222,13 +222,28 @@ impl ChainupSim {
             } else {
                 None
             };
+        // Co-Signer is configured with a callback URL only, so the account's token rides in it.
+        let cosigner_path = match account
+            .approvals
+            .as_ref()
+            .and_then(|a| resolve_secret(&a.token, &a.token_env, "approvals token").ok())
+        {
+            Some(token) => format!(
+                "/callbacks/{}/cosigner?{}",
+                account.id,
+                form_urlencoded::Serializer::new(String::new())
+                    .append_pair("token", token.expose_secret())
+                    .finish()
+            ),
+            None => format!("/callbacks/{}/cosigner", account.id),
+        };
         Some(ChainupSim::new(ChainupSimConfig {
             app_id: chainup.app_id.clone(),
             gateway_public_key_pem,
             sim_private_key_pem: include_str!("../../../config/sim/chainup_sim_private.pem").into(),
             sign_public_key_pem,
             notify_url: gateway_url.map(|url| format!("{url}/callbacks/{}", account.id)),
-            cosigner_url: gateway_url.map(|url| format!("{url}/callbacks/{}/cosigner", account.id)),
+            cosigner_url: gateway_url.map(|url| format!("{url}{cosigner_path}")),
         }))
     }
 
