@@ -162,7 +162,7 @@ async fn list_callbacks(
 
 #[derive(Deserialize)]
 struct EventQuery {
-    /// applied | stale | unknown_status | orphan | needs_review
+    /// applied | stale | unknown_status | orphan | needs_review | invalid | approved | refused | noted
     outcome: Option<String>,
     limit: Option<i64>,
 }

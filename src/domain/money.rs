@@ -76,9 +76,36 @@ fn parse_plain_decimal(text: &str) -> Result<Decimal, AmountError> {
         .map_err(|_| AmountError::TooLarge)
 }
 
-/// Converts an integer count of the smallest unit (as providers report it) to whole units:
-/// `units / 10^decimals`, exactly.
-pub fn from_smallest_units(units: &str, decimals: u32) -> Result<Decimal, AmountError> {
+/// How a provider writes an amount.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderUnits {
+    /// Whole units as a decimal, e.g. ChainUp's `"0.75"`.
+    Whole,
+    /// An integer count of the smallest unit, `decimals` of which make one whole unit, e.g.
+    /// Udun's `"750000"` with decimals 6.
+    Smallest { decimals: u32 },
+}
+
+/// The one reader of every amount a provider reports: a plain decimal (digits, optionally a '.'
+/// and digits; no sign, exponent or spaces), read exactly, with at most `max_decimals` decimals
+/// once in whole units. Nothing is rounded. Zero is allowed (a fee); callers check positivity.
+pub fn provider_amount(
+    text: &str,
+    units: ProviderUnits,
+    max_decimals: u32,
+) -> Result<Decimal, AmountError> {
+    let value = match units {
+        ProviderUnits::Whole => parse_plain_decimal(text)?,
+        ProviderUnits::Smallest { decimals } => from_smallest_units(text, decimals)?,
+    };
+    if value.scale() > max_decimals {
+        return Err(AmountError::TooPrecise { max: max_decimals });
+    }
+    Ok(value)
+}
+
+/// Converts an integer count of the smallest unit to whole units: `units / 10^decimals`, exactly.
+fn from_smallest_units(units: &str, decimals: u32) -> Result<Decimal, AmountError> {
     if units.is_empty() || !units.bytes().all(|b| b.is_ascii_digit()) {
         return Err(AmountError::NotADecimal);
     }
@@ -138,6 +165,40 @@ mod tests {
             Amount::parse("99999999999999999999999999999999", 8),
             Err(AmountError::TooLarge)
         );
+    }
+
+    #[test]
+    fn provider_amounts_are_plain_exact_and_within_the_asset_decimals() {
+        let whole = |text| provider_amount(text, ProviderUnits::Whole, 18);
+        assert_eq!(whole("0.75").unwrap().to_string(), "0.75");
+        assert_eq!(whole("1.50").unwrap().to_string(), "1.5");
+        assert_eq!(whole("0").unwrap(), Decimal::ZERO);
+        assert_eq!(
+            whole("0.123456789012345678").unwrap().to_string(),
+            "0.123456789012345678"
+        );
+        for bad in [
+            "1e5", "1E5", "-1", "+1", " 1", "1.", ".5", "0x10", "NaN", "1,5", "",
+        ] {
+            assert_eq!(whole(bad), Err(AmountError::NotADecimal), "{bad:?}");
+        }
+        assert_eq!(
+            whole("1.0000000000000000001"),
+            Err(AmountError::TooPrecise { max: 18 })
+        );
+        assert_eq!(
+            whole("0.1234567890123456789012345678901234567890"),
+            Err(AmountError::TooPrecise { max: MAX_DECIMALS })
+        );
+        let smallest =
+            |text, decimals, max| provider_amount(text, ProviderUnits::Smallest { decimals }, max);
+        assert_eq!(smallest("750000", 6, 6).unwrap().to_string(), "0.75");
+        assert_eq!(
+            smallest("1", 18, 6),
+            Err(AmountError::TooPrecise { max: 6 })
+        );
+        assert_eq!(smallest("1e5", 6, 6), Err(AmountError::NotADecimal));
+        assert_eq!(smallest("1.5", 6, 6), Err(AmountError::NotADecimal));
     }
 
     #[test]

@@ -5,11 +5,12 @@ use axum::http::HeaderMap;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+use crate::domain::OrderKind;
 use crate::orders::EventOutcome;
 use crate::orders::deposits::apply_deposit_event;
 use crate::orders::withdrawals::apply_withdrawal_event;
-use crate::providers::{AckResult, EventBody, Provider, ProviderEvent, RawCallback};
-use crate::store::callbacks;
+use crate::providers::{AckResult, EventBody, InvalidEvent, Provider, ProviderEvent, RawCallback};
+use crate::store::{callbacks, deposits, withdrawals};
 
 /// Headers that may carry credentials are not stored.
 const REDACTED_HEADERS: [&str; 5] = [
@@ -116,10 +117,7 @@ pub async fn record_event(
     event: &ProviderEvent,
 ) -> Result<bool, sqlx::Error> {
     let payload = serde_json::to_value(&event.body).expect("events serialize");
-    let order_kind = match event.body {
-        EventBody::Deposit(_) => "deposit",
-        EventBody::Withdrawal(_) => "withdrawal",
-    };
+    let order_kind = event.body.order_kind().as_str();
     let claimed = callbacks::insert_event(
         conn,
         &callbacks::NewEvent {
@@ -160,6 +158,9 @@ pub async fn record_event(
             )
             .await?
         }
+        EventBody::Invalid(invalid) => {
+            flag_order_of_invalid_event(conn, account_id, &event.provider_ref, invalid).await?
+        }
     };
     if outcome.outcome != "applied" {
         tracing::warn!(account = account_id, event_key = %event.event_key, outcome = outcome.outcome,
@@ -174,6 +175,41 @@ pub async fn record_event(
     )
     .await?;
     Ok(true)
+}
+
+/// An event that cannot be applied puts the order it names, if we have one, under review.
+async fn flag_order_of_invalid_event(
+    conn: &mut PgConnection,
+    account_id: &str,
+    provider_ref: &str,
+    invalid: &InvalidEvent,
+) -> Result<EventOutcome, sqlx::Error> {
+    let reason = format!(
+        "provider reported what cannot be applied: {}",
+        invalid.reason
+    );
+    let order_id = match invalid.order_kind {
+        OrderKind::Deposit => {
+            let row = deposits::lock_by_provider_ref(conn, account_id, provider_ref).await?;
+            if let Some(row) = &row {
+                deposits::flag_for_review(conn, row.id, &reason).await?;
+            }
+            row.map(|r| r.id)
+        }
+        OrderKind::Withdrawal => {
+            let row = match invalid.request_id.as_deref() {
+                Some(request_id) => {
+                    withdrawals::lock_by_request_id(conn, account_id, request_id).await?
+                }
+                None => None,
+            };
+            if let Some(row) = &row {
+                withdrawals::flag_for_review(conn, row.id, &reason).await?;
+            }
+            row.map(|r| r.id)
+        }
+    };
+    Ok(EventOutcome::invalid(order_id, invalid.reason.clone()))
 }
 
 /// Keeps a refused call as received, with the reason, for ops.

@@ -54,6 +54,15 @@ impl EventOutcome {
         }
     }
 
+    /// Content that cannot be applied (see `InvalidEvent`); its order, if any, is under review.
+    pub fn invalid(order_id: Option<Uuid>, detail: impl Into<String>) -> EventOutcome {
+        EventOutcome {
+            outcome: "invalid",
+            detail: Some(detail.into()),
+            order_id,
+        }
+    }
+
     pub fn needs_review(order_id: Uuid, detail: impl Into<String>) -> EventOutcome {
         EventOutcome {
             outcome: "needs_review",

@@ -15,7 +15,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use crate::config::ProviderKind;
-use crate::domain::{ChainAsset, DepositState, WithdrawalState};
+use crate::domain::{ChainAsset, DepositState, OrderKind, WithdrawalState};
 
 pub use registry::Registry;
 
@@ -178,6 +178,28 @@ pub struct ProviderEvent {
 pub enum EventBody {
     Deposit(DepositEvent),
     Withdrawal(WithdrawalEvent),
+    Invalid(InvalidEvent),
+}
+
+impl EventBody {
+    pub fn order_kind(&self) -> OrderKind {
+        match self {
+            EventBody::Deposit(_) => OrderKind::Deposit,
+            EventBody::Withdrawal(_) => OrderKind::Withdrawal,
+            EventBody::Invalid(invalid) => invalid.order_kind,
+        }
+    }
+}
+
+/// An authentic provider record whose content cannot be applied as it stands, e.g. an amount that
+/// is not a plain decimal within the asset's decimals: recorded, never applied, and its order (if
+/// we have one) flagged for review.
+#[derive(Debug, Clone, Serialize)]
+pub struct InvalidEvent {
+    pub order_kind: OrderKind,
+    /// Our request id as the provider echoed it (withdrawals).
+    pub request_id: Option<String>,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, Serialize)]

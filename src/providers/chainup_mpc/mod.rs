@@ -7,7 +7,6 @@ pub mod sign;
 pub mod transport;
 pub mod wire;
 
-use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -18,13 +17,14 @@ use secrecy::ExposeSecret;
 use serde_json::{Map, Value, json};
 
 use crate::config::{ProviderAccountSettings, ProviderKind, SettingsError, resolve_secret_text};
-use crate::domain::ChainAsset;
+use crate::domain::money::{MAX_DECIMALS, ProviderUnits, provider_amount};
+use crate::domain::{ChainAsset, OrderKind};
 use crate::providers::crypto::rsa::{PrivateKey, PublicKey};
 use crate::providers::crypto::{constant_time_eq, md5_hex, random_alphanumeric};
 use crate::providers::{
     AckResult, AddressRequest, ApprovalCall, ApprovalRequest, ApprovalStage, AssetInfo,
-    CallbackError, DepositEvent, EventBody, NewAddress, Polled, Provider, ProviderError,
-    ProviderEvent, RawCallback, RemoteAsset, WithdrawalEvent, WithdrawalRequest,
+    CallbackError, DepositEvent, EventBody, InvalidEvent, NewAddress, Polled, Provider,
+    ProviderError, ProviderEvent, RawCallback, RemoteAsset, WithdrawalEvent, WithdrawalRequest,
 };
 
 use sign::{WithdrawalSignFields, chainup_sign, normalized_amount, public_key_hash};
@@ -39,6 +39,7 @@ pub const FEED_WITHDRAWALS: &str = "withdrawals";
 #[derive(Debug, Clone)]
 struct ChainupCoin {
     chain_asset: ChainAsset,
+    decimals: u32,
     symbol: String,
     base_symbol: String,
     confirmations: Option<u32>,
@@ -131,6 +132,7 @@ impl ChainupProvider {
                     .clone()
                     .unwrap_or_else(|| chain_asset.chain.clone()),
                 chain_asset,
+                decimals: asset.decimals,
                 symbol,
                 confirmations: asset.confirmations,
             });
@@ -230,19 +232,22 @@ impl ChainupProvider {
         }
     }
 
+    /// An amount of `coin` in whole units (A5), within the coin's decimals (any decimals up to
+    /// the most we hold when the coin is not mapped).
+    fn amount(coin: Option<&ChainupCoin>, field: &str, text: &str) -> Result<Decimal, String> {
+        let max = coin.map_or(MAX_DECIMALS, |c| c.decimals);
+        provider_amount(text, ProviderUnits::Whole, max)
+            .map_err(|e| format!("{field} {text:?}: {e}"))
+    }
+
     fn deposit_event(&self, record: &Record) -> ProviderEvent {
         let coin = self.coin_by_symbol(&record.symbol);
-        ProviderEvent {
-            event_key: format!("deposit:{}:{}", record.id, record.status),
-            provider_ref: record.id.clone(),
-            provider_status: record.status.clone(),
-            body: EventBody::Deposit(DepositEvent {
+        let body = match Self::amount(coin, "amount", &record.amount) {
+            Ok(amount) => EventBody::Deposit(DepositEvent {
                 chain_asset: coin.map(|c| c.chain_asset.clone()),
                 address: record.address_to.clone().unwrap_or_default(),
                 memo: record.memo.clone(),
-                amount: Decimal::from_str(&record.amount)
-                    .unwrap_or_default()
-                    .normalize(),
+                amount,
                 fee: None,
                 tx_hash: record.txid.clone(),
                 block_height: record
@@ -252,31 +257,50 @@ impl ChainupProvider {
                     .filter(|h: &i64| *h > 0),
                 state: wire::deposit_state(&record.status),
             }),
+            Err(reason) => EventBody::Invalid(InvalidEvent {
+                order_kind: OrderKind::Deposit,
+                request_id: None,
+                reason,
+            }),
+        };
+        ProviderEvent {
+            event_key: format!("deposit:{}:{}", record.id, record.status),
+            provider_ref: record.id.clone(),
+            provider_status: record.status.clone(),
+            body,
         }
     }
 
     fn withdrawal_event(&self, record: &Record) -> ProviderEvent {
         let coin = self.coin_by_symbol(&record.symbol);
-        let fee = record
-            .real_fee
-            .as_deref()
-            .or(record.fee.as_deref())
-            .and_then(|f| Decimal::from_str(f).ok());
+        let request_id = record.request_id.clone().unwrap_or_default();
+        let fee = record.real_fee.as_deref().or(record.fee.as_deref());
+        // The fee may be in another coin (`fee_symbol`), so only its form is checked here.
+        let amounts = Self::amount(coin, "amount", &record.amount).and_then(|amount| {
+            let fee = fee.map(|f| Self::amount(None, "fee", f)).transpose()?;
+            Ok((amount, fee))
+        });
+        let body = match amounts {
+            Ok((amount, fee)) => EventBody::Withdrawal(WithdrawalEvent {
+                request_id,
+                chain_asset: coin.map(|c| c.chain_asset.clone()),
+                address: record.address_to.clone().unwrap_or_default(),
+                amount,
+                fee,
+                tx_hash: record.txid.clone(),
+                state: wire::withdrawal_state(&record.status),
+            }),
+            Err(reason) => EventBody::Invalid(InvalidEvent {
+                order_kind: OrderKind::Withdrawal,
+                request_id: Some(request_id).filter(|r| !r.is_empty()),
+                reason,
+            }),
+        };
         ProviderEvent {
             event_key: format!("withdraw:{}:{}", record.id, record.status),
             provider_ref: record.id.clone(),
             provider_status: record.status.clone(),
-            body: EventBody::Withdrawal(WithdrawalEvent {
-                request_id: record.request_id.clone().unwrap_or_default(),
-                chain_asset: coin.map(|c| c.chain_asset.clone()),
-                address: record.address_to.clone().unwrap_or_default(),
-                amount: Decimal::from_str(&record.amount)
-                    .unwrap_or_default()
-                    .normalize(),
-                fee: fee.map(|f| f.normalize()),
-                tx_hash: record.txid.clone(),
-                state: wire::withdrawal_state(&record.status),
-            }),
+            body,
         }
     }
 
@@ -645,23 +669,21 @@ impl Provider for ChainupProvider {
         let transfer_id = id_text(&body["transfer_id"])
             .or_else(|| id_text(&body["withdraw_id"]))
             .ok_or_else(|| CallbackError::Invalid("no transfer_id or withdraw_id".into()))?;
+        let coin = body["symbol"].as_str().and_then(|s| self.coin_by_symbol(s));
+        // A JSON number is read from its digits (serde_json's arbitrary precision), not a float.
         let amount = id_text(&body["amount"])
-            .and_then(|a| Decimal::from_str(&a).ok())
-            .ok_or_else(|| CallbackError::Invalid("amount is not a decimal".into()))?;
+            .ok_or_else(|| CallbackError::Invalid("no amount".into()))
+            .and_then(|a| Self::amount(coin, "amount", &a).map_err(CallbackError::Invalid))?;
         let request_id = body["request_id"].as_str().unwrap_or_default().to_owned();
         let pending_round = body["pending_round"].as_bool().unwrap_or(false);
         let to = body["to"].as_str().unwrap_or_default();
-        let amount = amount.normalize();
         Ok(ApprovalCall::Withdrawal(ApprovalRequest {
             // The whole question: a changed amount or destination is a new question.
             key: format!("{kind}:{transfer_id}:{request_id}:{to}:{amount}:{pending_round}"),
             stage,
             request_id,
             provider_ref: transfer_id,
-            chain_asset: body["symbol"]
-                .as_str()
-                .and_then(|s| self.coin_by_symbol(s))
-                .map(|c| c.chain_asset.clone()),
+            chain_asset: coin.map(|c| c.chain_asset.clone()),
             to_address: to.to_owned(),
             amount,
         }))

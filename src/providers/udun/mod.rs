@@ -14,12 +14,12 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::config::{
     ProviderAccountSettings, ProviderKind, SettingsError, UdunWithdrawMode, resolve_secret,
 };
-use crate::domain::money::{from_smallest_units, to_wire};
-use crate::domain::{ChainAsset, DepositState, WithdrawalState};
+use crate::domain::money::{MAX_DECIMALS, ProviderUnits, provider_amount, to_wire};
+use crate::domain::{ChainAsset, DepositState, OrderKind, WithdrawalState};
 use crate::providers::crypto::random_alphanumeric;
 use crate::providers::{
-    AckResult, AddressRequest, AssetInfo, CallbackError, DepositEvent, EventBody, NewAddress,
-    Provider, ProviderError, ProviderEvent, RawCallback, RemoteAsset, WithdrawalEvent,
+    AckResult, AddressRequest, AssetInfo, CallbackError, DepositEvent, EventBody, InvalidEvent,
+    NewAddress, Provider, ProviderError, ProviderEvent, RawCallback, RemoteAsset, WithdrawalEvent,
     WithdrawalRequest,
 };
 
@@ -30,6 +30,7 @@ use wire::{Reply, Trade};
 #[derive(Debug, Clone)]
 struct UdunCoin {
     chain_asset: ChainAsset,
+    decimals: u32,
     main_coin_type: String,
     coin_type: String,
 }
@@ -82,6 +83,7 @@ impl UdunProvider {
             });
             coins.push(UdunCoin {
                 chain_asset,
+                decimals: asset.decimals,
                 main_coin_type,
                 coin_type,
             });
@@ -176,34 +178,52 @@ impl UdunProvider {
         }
     }
 
-    fn trade_to_event(&self, trade: &Trade) -> Result<ProviderEvent, CallbackError> {
-        let malformed = |what: String| CallbackError::Invalid(what);
-        let decimals: u32 = trade.decimals.parse().map_err(|_| {
-            malformed(format!(
-                "decimals {:?} is not a whole number",
-                trade.decimals
-            ))
-        })?;
-        let amount = from_smallest_units(&trade.amount, decimals)
-            .map_err(|e| malformed(format!("amount {:?}: {e}", trade.amount)))?;
-        let fee = match &trade.fee {
-            Some(fee) => Some(
-                from_smallest_units(fee, decimals)
-                    .map_err(|e| malformed(format!("fee {fee:?}: {e}")))?,
-            ),
-            None => None,
+    /// The trade's amount and fee in whole units: smallest units ÷ 10^`decimals` (udun.md A5),
+    /// within the configured asset's decimals.
+    fn trade_amounts(
+        trade: &Trade,
+        coin: Option<&UdunCoin>,
+    ) -> Result<(rust_decimal::Decimal, Option<rust_decimal::Decimal>), String> {
+        let decimals: u32 = trade
+            .decimals
+            .parse()
+            .map_err(|_| format!("decimals {:?} is not a whole number", trade.decimals))?;
+        let units = ProviderUnits::Smallest { decimals };
+        let max = coin.map_or(MAX_DECIMALS, |c| c.decimals);
+        let read = |field: &str, text: &str| {
+            provider_amount(text, units, max).map_err(|e| format!("{field} {text:?}: {e}"))
         };
-        let chain_asset = self
-            .coin_by_ids(&trade.main_coin_type, &trade.coin_type)
-            .map(|c| c.chain_asset.clone());
+        let amount = read("amount", &trade.amount)?;
+        let fee = trade.fee.as_deref().map(|f| read("fee", f)).transpose()?;
+        Ok((amount, fee))
+    }
+
+    fn trade_to_event(&self, trade: &Trade) -> Result<ProviderEvent, CallbackError> {
+        let coin = self.coin_by_ids(&trade.main_coin_type, &trade.coin_type);
+        let chain_asset = coin.map(|c| c.chain_asset.clone());
         let block_height = trade
             .block_high
             .as_deref()
             .and_then(|h| h.parse::<i64>().ok())
             .filter(|h| *h >= 0);
         let event_key = format!("{}:{}:{}", trade.trade_id, trade.trade_type, trade.status);
-        let body = match trade.trade_type.as_str() {
-            "1" => EventBody::Deposit(DepositEvent {
+        let order_kind = match trade.trade_type.as_str() {
+            "1" => OrderKind::Deposit,
+            "2" => OrderKind::Withdrawal,
+            other => {
+                return Err(CallbackError::Invalid(format!(
+                    "unknown tradeType {other:?}"
+                )));
+            }
+        };
+        let request_id = trade.business_id.clone().unwrap_or_default();
+        let body = match (Self::trade_amounts(trade, coin), order_kind) {
+            (Err(reason), _) => EventBody::Invalid(InvalidEvent {
+                order_kind,
+                request_id: Some(request_id).filter(|r| !r.is_empty()),
+                reason,
+            }),
+            (Ok((amount, fee)), OrderKind::Deposit) => EventBody::Deposit(DepositEvent {
                 chain_asset,
                 address: trade.address.clone(),
                 memo: trade.memo.clone(),
@@ -213,8 +233,8 @@ impl UdunProvider {
                 block_height,
                 state: deposit_state(&trade.status),
             }),
-            "2" => EventBody::Withdrawal(WithdrawalEvent {
-                request_id: trade.business_id.clone().unwrap_or_default(),
+            (Ok((amount, fee)), OrderKind::Withdrawal) => EventBody::Withdrawal(WithdrawalEvent {
+                request_id,
                 chain_asset,
                 address: trade.address.clone(),
                 amount,
@@ -222,7 +242,6 @@ impl UdunProvider {
                 tx_hash: trade.tx_id.clone(),
                 state: withdrawal_state(&trade.status),
             }),
-            other => return Err(malformed(format!("unknown tradeType {other:?}"))),
         };
         Ok(ProviderEvent {
             event_key,
