@@ -52,6 +52,14 @@ impl ApiError {
         ApiError::new(StatusCode::CONFLICT, code, message)
     }
 
+    pub fn payload_too_large() -> ApiError {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "the request body is larger than the gateway accepts",
+        )
+    }
+
     pub fn internal() -> ApiError {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -114,12 +122,16 @@ impl From<RouteError> for ApiError {
 impl From<ProviderError> for ApiError {
     fn from(err: ProviderError) -> ApiError {
         match &err {
-            ProviderError::Refused { code, message } => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "provider_refused",
-                format!("the provider refused the request: {message}"),
-            )
-            .with_details(json!({ "provider_code": code })),
+            ProviderError::Refused { code, .. } => {
+                // The provider's own words may name its internals: they are for ops (the log).
+                tracing::warn!(error = %err, "provider refused");
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "provider_refused",
+                    "the provider refused the request",
+                )
+                .with_details(json!({ "provider_code": code }))
+            }
             ProviderError::Duplicate => ApiError::conflict("provider_duplicate", err.to_string()),
             ProviderError::Unsupported(message) => {
                 ApiError::bad_request("unsupported", message.clone())

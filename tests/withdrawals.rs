@@ -218,7 +218,13 @@ async fn a_provider_refusal_rejects_the_withdrawal_with_its_reason() {
     assert_eq!(body["error"]["code"], "provider_refused");
     let withdrawal = &body["error"]["details"]["withdrawal"];
     assert_eq!(withdrawal["state"], "rejected");
-    assert_eq!(withdrawal["error"]["code"], "4183");
+    // A stable code and message for the merchant; Udun's own code beside it, its text for ops.
+    assert_eq!(withdrawal["error"]["code"], "provider_refused");
+    assert_eq!(withdrawal["error"]["provider_code"], "4183");
+    assert_eq!(
+        withdrawal["error"]["message"],
+        "the provider refused the withdrawal"
+    );
     // Asking again answers with the stored, rejected withdrawal.
     let (status, again) = app.withdraw(&request).await;
     assert_eq!(status, StatusCode::OK);
@@ -354,7 +360,7 @@ async fn a_provider_timeout_leaves_the_withdrawal_unknown() {
     let (status, created) = app.withdraw(&usdt_withdrawal("order-10", "4")).await;
     assert_eq!(status, StatusCode::ACCEPTED);
     assert_eq!(created["state"], "unknown");
-    assert_eq!(created["error"]["code"], "provider_outcome_unknown");
+    assert_eq!(created["error"]["code"], "provider_timeout");
     // A callback from the provider resolves it.
     app.sim_withdrawal(
         str_of(&created, "provider_request_id"),

@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod callbacks;
 pub mod caller;
+pub mod error_shape;
 pub mod extract;
 pub mod health;
 pub mod merchant;
@@ -36,6 +37,7 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(metrics::router())
         .merge(openapi::router())
+        .fallback(|| async { ApiError::new(axum::http::StatusCode::NOT_FOUND, "not_found", "no such route") })
         .with_state(state)
         .layer(
             ServiceBuilder::new()
@@ -51,6 +53,7 @@ pub fn router(state: AppState) -> Router {
                     }),
                 )
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+                .layer(axum::middleware::from_fn(error_shape::json_errors))
                 .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES)),
         )
 }

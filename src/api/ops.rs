@@ -50,7 +50,8 @@ async fn order(
                 "review_reason": row.review_reason })
     } else if let Some(row) = withdrawals::find(&state.pool, id).await? {
         json!({ "kind": "withdrawal", "merchant_id": row.merchant_id, "order": WithdrawalView::from(&row),
-                "review_reason": row.review_reason })
+                "review_reason": row.review_reason,
+                "provider_error": { "code": row.provider_error_code, "text": row.provider_error } })
     } else {
         return Err(ApiError::not_found("order"));
     };

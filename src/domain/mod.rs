@@ -1,9 +1,10 @@
-//! Provider-independent types: exact money, chain/asset ids, order states.
+//! Provider-independent types: exact money, chain/asset ids, order states, storable text.
 
 pub mod address_rules;
 pub mod assets;
 pub mod money;
 pub mod states;
+pub mod text;
 
 pub use assets::ChainAsset;
 pub use money::{Amount, AmountError};

@@ -6,7 +6,7 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::domain::ChainAsset;
 use crate::error::ApiError;
-use crate::providers::{AddressRequest, ProviderError};
+use crate::providers::{AddressRequest, NewAddress as ProviderNewAddress, ProviderError};
 use crate::store::addresses::{self, AddressRow, NewAddress};
 
 /// The user's address for the pair, and whether this call created it.
@@ -61,7 +61,11 @@ pub async fn get_or_create_address(
             chain_asset,
             callback_url: &callback_url,
         };
-        match candidate.create_address(&request).await {
+        match candidate
+            .create_address(&request)
+            .await
+            .and_then(storable_address)
+        {
             Ok(created) => {
                 let (row, inserted) = addresses::insert_or_get(
                     &state.pool,
@@ -91,4 +95,20 @@ pub async fn get_or_create_address(
     Err(last_error
         .map(ApiError::from)
         .unwrap_or_else(ApiError::internal))
+}
+
+/// A provider reply whose text PostgreSQL cannot hold is as good as unreadable.
+fn storable_address(created: ProviderNewAddress) -> Result<ProviderNewAddress, ProviderError> {
+    let texts = [
+        Some(created.address.as_str()),
+        created.memo.as_deref(),
+        created.wallet_ref.as_deref(),
+    ];
+    if texts.into_iter().flatten().any(|t| t.contains('\0')) {
+        return Err(ProviderError::Unknown {
+            detail: "address reply holds a NUL character".into(),
+            timed_out: false,
+        });
+    }
+    Ok(created)
 }

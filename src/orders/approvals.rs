@@ -16,10 +16,12 @@ use uuid::Uuid;
 
 use crate::api::caller::CallerRefusal;
 use crate::domain::WithdrawalState;
-use crate::orders::ingest::{record_asked_event, redacted_headers, store_rejected_call};
+use crate::domain::text::first_nul;
+use crate::orders::ingest::{KeptCall, record_asked_event, store_rejected_call};
 use crate::orders::withdrawals::integrity_mismatches;
 use crate::providers::{
-    AckResult, ApprovalCall, ApprovalRequest, ApprovalStage, EventBody, Provider, RawCallback,
+    AckResult, ApprovalCall, ApprovalRequest, ApprovalStage, CallbackError, EventBody, Provider,
+    RawCallback,
 };
 use crate::store::callbacks;
 use crate::store::withdrawals;
@@ -44,7 +46,7 @@ pub async fn refuse_caller(
         "account" => account.to_owned(), "decision" => "unauthenticated")
     .increment(1);
     let reason = format!("caller not authenticated ({refusal}; from {source})");
-    if let Err(err) = store_rejected_call(pool, account, raw, &reason, false).await {
+    if let Err(err) = store_rejected_call(pool, provider, raw, &reason, false).await {
         tracing::error!(account, error = %err, "could not store a refused approval call");
     }
 }
@@ -55,30 +57,21 @@ pub async fn handle_approval_call(
     provider: &dyn Provider,
     raw: &RawCallback,
 ) -> Response {
-    let call = match provider.parse_approval(raw) {
-        Ok(call) => call,
+    let request = match provider.parse_approval(raw).and_then(storable) {
+        Ok(ApprovalCall::Answered(response)) => return response,
+        Ok(ApprovalCall::Withdrawal(request)) => request,
         Err(err) => {
             let reason = err.to_string();
             tracing::warn!(account = provider.account_id(), reason = %reason, "approval request refused as unreadable");
-            if let Err(err) = store_rejected_call(
-                pool,
-                provider.account_id(),
-                raw,
-                &reason,
-                err.signature_verified(),
-            )
-            .await
+            if let Err(err) =
+                store_rejected_call(pool, provider, raw, &reason, err.signature_verified()).await
             {
                 tracing::error!(error = %err, "could not store a rejected approval request");
             }
             return provider.ack(AckResult::Rejected);
         }
     };
-    let request = match call {
-        ApprovalCall::Answered(response) => return response,
-        ApprovalCall::Withdrawal(request) => request,
-    };
-    match decide(pool, provider.account_id(), raw, &request).await {
+    match decide(pool, provider, raw, &request).await {
         Ok((approve, reason)) => {
             if approve && let ApprovalStage::SignSuccess { tx_hash } = &request.stage {
                 confirm_signed(pool, provider, &request.request_id, tx_hash.as_deref()).await;
@@ -102,29 +95,32 @@ pub async fn handle_approval_call(
     }
 }
 
+/// A question whose text PostgreSQL cannot store is unreadable: it is refused, never half-recorded.
+fn storable(call: ApprovalCall) -> Result<ApprovalCall, CallbackError> {
+    if let ApprovalCall::Withdrawal(request) = &call
+        && let Some(field) = first_nul(&serde_json::to_value(request).expect("approval serializes"))
+    {
+        return Err(CallbackError::Invalid(format!(
+            "{field} contains a NUL character"
+        )));
+    }
+    Ok(call)
+}
+
 /// Decides and records the answer; `(approve, reason)`.
 async fn decide(
     pool: &PgPool,
-    account_id: &str,
+    provider: &dyn Provider,
     raw: &RawCallback,
     request: &ApprovalRequest,
 ) -> Result<(bool, String), sqlx::Error> {
+    let account_id = provider.account_id();
     let mut tx = pool.begin().await?;
     let callback_id = Uuid::now_v7();
-    let headers = redacted_headers(&raw.headers);
+    let kept = KeptCall::of(provider, raw);
     callbacks::insert_callback(
         &mut *tx,
-        &callbacks::NewCallback {
-            id: callback_id,
-            account_id,
-            content_type: raw.content_type(),
-            headers: &headers,
-            body: &String::from_utf8_lossy(&raw.body),
-            verified: true,
-            outcome: "processed",
-            reject_reason: None,
-            event_count: 1,
-        },
+        &kept.record(callback_id, account_id, true, "processed", None, 1),
     )
     .await?;
     let event_key = format!("approval:{}", request.key);

@@ -1,25 +1,76 @@
 //! Callback ingress (DESIGN §4): one transaction per callback — store the raw callback, claim each
 //! event key, apply the new events, queue notifications — and only after the commit, acknowledge.
 
+use std::borrow::Cow;
+
 use axum::http::HeaderMap;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::domain::OrderKind;
+use crate::domain::text::{escape_nul, first_nul, stored_body};
 use crate::orders::EventOutcome;
 use crate::orders::deposits::apply_deposit_event;
 use crate::orders::withdrawals::apply_withdrawal_event;
-use crate::providers::{AckResult, EventBody, InvalidEvent, Provider, ProviderEvent, RawCallback};
+use crate::providers::{
+    AckResult, CallbackError, EventBody, InvalidEvent, Provider, ProviderEvent, RawCallback,
+};
 use crate::store::{callbacks, deposits, withdrawals};
 
-/// Headers that may carry credentials are not stored.
-const REDACTED_HEADERS: [&str; 5] = [
-    "authorization",
-    "cookie",
-    "x-api-key",
-    "x-pay-key",
-    "proxy-authorization",
+/// Headers stored as they arrived; every other header is stored by name with its value redacted,
+/// since any of them may carry a credential. Providers add their non-secret signature headers.
+const KEPT_HEADERS: [&str; 6] = [
+    "content-type",
+    "content-length",
+    "user-agent",
+    "x-forwarded-for",
+    "forwarded",
+    "x-request-id",
 ];
+
+/// A call as it is stored: headers redacted, body as storable text (the exact bytes beside an
+/// escaped rendering when it is not).
+pub struct KeptCall<'a> {
+    pub content_type: Option<&'a str>,
+    pub headers: serde_json::Value,
+    pub body: Cow<'a, str>,
+    pub raw_body: Option<&'a [u8]>,
+}
+
+impl<'a> KeptCall<'a> {
+    pub fn of(provider: &dyn Provider, raw: &'a RawCallback) -> KeptCall<'a> {
+        let (body, raw_body) = stored_body(&raw.body);
+        KeptCall {
+            content_type: raw.content_type(),
+            headers: redacted_headers(&raw.headers, provider.kept_headers()),
+            body,
+            raw_body,
+        }
+    }
+
+    pub fn record(
+        &'a self,
+        id: Uuid,
+        account_id: &'a str,
+        verified: bool,
+        outcome: &'a str,
+        reject_reason: Option<&'a str>,
+        event_count: i32,
+    ) -> callbacks::NewCallback<'a> {
+        callbacks::NewCallback {
+            id,
+            account_id,
+            content_type: self.content_type,
+            headers: &self.headers,
+            body: &self.body,
+            raw_body: self.raw_body,
+            verified,
+            outcome,
+            reject_reason,
+            event_count,
+        }
+    }
+}
 
 pub async fn ingest_callback(
     pool: &PgPool,
@@ -50,35 +101,36 @@ async fn store_callback(
     raw: &RawCallback,
 ) -> Result<AckResult, sqlx::Error> {
     let account_id = provider.account_id();
-    let headers = redacted_headers(&raw.headers);
-    let body = String::from_utf8_lossy(&raw.body);
-    let callback_id = Uuid::now_v7();
-    let mut record = callbacks::NewCallback {
-        id: callback_id,
-        account_id,
-        content_type: raw.content_type(),
-        headers: &headers,
-        body: &body,
-        verified: false,
-        outcome: "rejected",
-        reject_reason: None,
-        event_count: 0,
-    };
-
-    let events = match provider.parse_callback(raw) {
+    let parsed = provider.parse_callback(raw).and_then(|events| {
+        // Text PostgreSQL cannot hold can never be stored: refuse it for good, not "retry later".
+        match events.iter().find_map(unstorable_field) {
+            Some(field) => Err(CallbackError::Invalid(format!(
+                "{field} contains a NUL character"
+            ))),
+            None => Ok(events),
+        }
+    });
+    let events = match parsed {
         Ok(events) => events,
         Err(err) => {
             let reason = err.to_string();
-            tracing::warn!(account = account_id, callback_id = %callback_id, reason = %reason, "callback rejected");
-            store_rejected_call(pool, account_id, raw, &reason, err.signature_verified()).await?;
+            tracing::warn!(account = account_id, reason = %reason, "callback rejected");
+            store_rejected_call(pool, provider, raw, &reason, err.signature_verified()).await?;
             return Ok(AckResult::Rejected);
         }
     };
 
+    let callback_id = Uuid::now_v7();
+    let kept = KeptCall::of(provider, raw);
     let mut tx = pool.begin().await?;
-    record.verified = true;
-    record.outcome = "processed";
-    record.event_count = events.len() as i32;
+    let record = kept.record(
+        callback_id,
+        account_id,
+        true,
+        "processed",
+        None,
+        events.len() as i32,
+    );
     callbacks::insert_callback(&mut *tx, &record).await?;
     let mut new_events = 0;
     for event in &events {
@@ -92,6 +144,11 @@ async fn store_callback(
     tx.commit().await?;
     tracing::info!(account = account_id, callback_id = %callback_id, events = events.len(), new_events, "callback stored");
     Ok(AckResult::Processed)
+}
+
+/// Where an event holds text PostgreSQL cannot store (a NUL character), if anywhere.
+fn unstorable_field(event: &ProviderEvent) -> Option<String> {
+    first_nul(&serde_json::to_value(event).expect("events serialize"))
 }
 
 /// [`record_event`] in a transaction of its own, for an event learnt by asking (a poll, a status
@@ -116,6 +173,16 @@ pub async fn record_event(
     source: &str,
     event: &ProviderEvent,
 ) -> Result<bool, sqlx::Error> {
+    // A polled or queried record with unstorable text must not stop its feed: it is kept, escaped,
+    // as an invalid event.
+    let escaped;
+    let event = match unstorable_field(event) {
+        Some(field) => {
+            escaped = escaped_invalid(event, &field);
+            &escaped
+        }
+        None => event,
+    };
     let payload = serde_json::to_value(&event.body).expect("events serialize");
     let order_kind = event.body.order_kind().as_str();
     let claimed = callbacks::insert_event(
@@ -177,6 +244,25 @@ pub async fn record_event(
     Ok(true)
 }
 
+/// `event` as an invalid event whose identifying texts have their NULs escaped.
+fn escaped_invalid(event: &ProviderEvent, field: &str) -> ProviderEvent {
+    let request_id = match &event.body {
+        EventBody::Withdrawal(w) => Some(w.request_id.as_str()),
+        EventBody::Invalid(i) => i.request_id.as_deref(),
+        EventBody::Deposit(_) => None,
+    };
+    ProviderEvent {
+        event_key: escape_nul(&event.event_key).into_owned(),
+        provider_ref: escape_nul(&event.provider_ref).into_owned(),
+        provider_status: escape_nul(&event.provider_status).into_owned(),
+        body: EventBody::Invalid(InvalidEvent {
+            order_kind: event.body.order_kind(),
+            request_id: request_id.map(|r| escape_nul(r).into_owned()),
+            reason: format!("{} contains a NUL character", escape_nul(field)),
+        }),
+    }
+}
+
 /// An event that cannot be applied puts the order it names, if we have one, under review.
 async fn flag_order_of_invalid_event(
     conn: &mut PgConnection,
@@ -215,38 +301,34 @@ async fn flag_order_of_invalid_event(
 /// Keeps a refused call as received, with the reason, for ops.
 pub async fn store_rejected_call(
     pool: &PgPool,
-    account_id: &str,
+    provider: &dyn Provider,
     raw: &RawCallback,
     reason: &str,
     verified: bool,
 ) -> Result<(), sqlx::Error> {
-    let headers = redacted_headers(&raw.headers);
-    callbacks::insert_callback(
-        pool,
-        &callbacks::NewCallback {
-            id: Uuid::now_v7(),
-            account_id,
-            content_type: raw.content_type(),
-            headers: &headers,
-            body: &String::from_utf8_lossy(&raw.body),
-            verified,
-            outcome: "rejected",
-            reject_reason: Some(reason),
-            event_count: 0,
-        },
-    )
-    .await
+    let kept = KeptCall::of(provider, raw);
+    let reason = escape_nul(reason);
+    let record = kept.record(
+        Uuid::now_v7(),
+        provider.account_id(),
+        verified,
+        "rejected",
+        Some(&reason),
+        0,
+    );
+    callbacks::insert_callback(pool, &record).await
 }
 
-pub fn redacted_headers(headers: &HeaderMap) -> serde_json::Value {
+pub fn redacted_headers(headers: &HeaderMap, provider_kept: &[&str]) -> serde_json::Value {
     let mut map = serde_json::Map::new();
     for (name, value) in headers {
-        let text = if REDACTED_HEADERS.contains(&name.as_str()) {
-            "[redacted]".to_owned()
+        let name = name.as_str();
+        let text = if KEPT_HEADERS.contains(&name) || provider_kept.contains(&name) {
+            escape_nul(&String::from_utf8_lossy(value.as_bytes())).into_owned()
         } else {
-            String::from_utf8_lossy(value.as_bytes()).into_owned()
+            "[redacted]".to_owned()
         };
-        map.insert(name.as_str().to_owned(), serde_json::Value::String(text));
+        map.insert(name.to_owned(), serde_json::Value::String(text));
     }
     serde_json::Value::Object(map)
 }

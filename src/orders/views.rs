@@ -80,8 +80,11 @@ impl From<&DepositRow> for DepositView {
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorView {
+    /// Stable: `provider_refused`, `provider_unavailable`, `provider_timeout`, `unsupported`.
     pub code: String,
     pub message: Option<String>,
+    /// The provider's own refusal code, when it refused.
+    pub provider_code: Option<String>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -124,6 +127,7 @@ impl From<&WithdrawalRow> for WithdrawalView {
             error: row.error_code.as_ref().map(|code| ErrorView {
                 code: code.clone(),
                 message: row.error_message.clone(),
+                provider_code: row.provider_error_code.clone(),
             }),
             needs_review: row.needs_review,
             created_at: row.created_at,

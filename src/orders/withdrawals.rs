@@ -5,6 +5,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::AppState;
+use crate::domain::text::escape_nul;
 use crate::domain::{Amount, ChainAsset, OrderKind, WithdrawalState};
 use crate::error::ApiError;
 use crate::orders::EventOutcome;
@@ -165,21 +166,16 @@ pub async fn submit(
         callback_url: &callback_url,
     };
     let result = provider.submit_withdrawal(&request).await;
-    let (target, code, message) = match result {
-        Ok(()) | Err(ProviderError::Duplicate) => (WithdrawalState::Submitted, None, None),
-        Err(ProviderError::Refused { code, message }) if attempt == Attempt::First => {
-            (WithdrawalState::Rejected, Some(code), Some(message))
+    let (target, error) = match result {
+        Ok(()) | Err(ProviderError::Duplicate) => (WithdrawalState::Submitted, None),
+        Err(err @ (ProviderError::Refused { .. } | ProviderError::Unsupported(_)))
+            if attempt == Attempt::First =>
+        {
+            (WithdrawalState::Rejected, Some(SubmissionError::from(err)))
         }
-        Err(ProviderError::Unsupported(message)) if attempt == Attempt::First => (
-            WithdrawalState::Rejected,
-            Some("unsupported".to_owned()),
-            Some(message),
-        ),
-        Err(ProviderError::Unknown { detail, .. }) => (
-            WithdrawalState::Unknown,
-            Some("provider_outcome_unknown".to_owned()),
-            Some(detail),
-        ),
+        Err(err @ ProviderError::Unknown { .. }) => {
+            (WithdrawalState::Unknown, Some(SubmissionError::from(err)))
+        }
         Err(err @ ProviderError::Unreachable(_)) => {
             tracing::warn!(withdrawal = %row.id, error = %err, "provider unreachable; the withdrawal will be sent again");
             return Ok(row);
@@ -188,22 +184,71 @@ pub async fn submit(
             let reason = format!("a repeated submission was refused: {err}");
             tracing::warn!(withdrawal = %row.id, reason = %reason, "withdrawal needs review");
             let mut tx = state.pool.begin().await?;
-            withdrawals::flag_for_review(&mut tx, row.id, &reason).await?;
+            withdrawals::flag_for_review(&mut tx, row.id, &escape_nul(&reason)).await?;
             let row = withdrawals::lock(&mut tx, row.id).await?;
             tx.commit().await?;
             return Ok(row);
         }
     };
-    tracing::info!(withdrawal = %row.id, state = target.as_str(), "withdrawal submission recorded");
-    let changes = WithdrawalChanges {
-        error_code: code.as_deref(),
-        error_message: message.as_deref(),
-        ..Default::default()
+    tracing::info!(withdrawal = %row.id, state = target.as_str(), provider_error = error.as_ref().map(|e| e.provider_detail.as_str()), "withdrawal submission recorded");
+    let changes = match &error {
+        Some(error) => WithdrawalChanges {
+            error_code: Some(error.code),
+            error_message: Some(error.message),
+            provider_error_code: error.provider_code.as_deref(),
+            provider_error: Some(&error.provider_detail),
+            ..Default::default()
+        },
+        None => WithdrawalChanges::default(),
     };
     let mut tx = state.pool.begin().await?;
     let row = move_withdrawal(&mut tx, row.id, target, &changes, "api", None).await?;
     tx.commit().await?;
     Ok(row)
+}
+
+/// Why a submission did not end `submitted`: in stable words for the merchant, in the provider's
+/// own for ops (escaped so that it can always be stored).
+struct SubmissionError {
+    code: &'static str,
+    message: &'static str,
+    provider_code: Option<String>,
+    provider_detail: String,
+}
+
+impl From<ProviderError> for SubmissionError {
+    fn from(err: ProviderError) -> SubmissionError {
+        let (code, message, provider_code) = match &err {
+            ProviderError::Refused { code, .. } => (
+                "provider_refused",
+                "the provider refused the withdrawal",
+                Some(escape_nul(code).into_owned()),
+            ),
+            ProviderError::Unsupported(_) => (
+                "unsupported",
+                "this provider account cannot send this withdrawal",
+                None,
+            ),
+            ProviderError::Unknown {
+                timed_out: true, ..
+            } => (
+                "provider_timeout",
+                "the provider did not answer in time; the withdrawal is being settled with the provider",
+                None,
+            ),
+            _ => (
+                "provider_unavailable",
+                "the provider's answer was lost or unreadable; the withdrawal is being settled with the provider",
+                None,
+            ),
+        };
+        SubmissionError {
+            code,
+            message,
+            provider_code,
+            provider_detail: escape_nul(&err.to_string()).into_owned(),
+        }
+    }
 }
 
 /// Moves a withdrawal forward if `target` is ahead of its state; otherwise leaves it as it is.

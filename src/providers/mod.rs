@@ -311,6 +311,13 @@ pub trait Provider: Send + Sync {
     /// The reply the provider expects.
     fn ack(&self, result: AckResult) -> Response;
 
+    /// Lower-case names of the provider's callback headers that carry no secret (e.g. a signature
+    /// or timestamp), stored as received; every other header outside a short common list is
+    /// stored with its value redacted.
+    fn kept_headers(&self) -> &'static [&'static str] {
+        &[]
+    }
+
     /// The pulled feeds this account has (e.g. deposit and withdrawal sync lists).
     fn feeds(&self) -> &'static [&'static str] {
         &[]

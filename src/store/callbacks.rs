@@ -11,6 +11,8 @@ pub struct NewCallback<'a> {
     pub content_type: Option<&'a str>,
     pub headers: &'a serde_json::Value,
     pub body: &'a str,
+    /// The exact bytes, when `body` is an escaped rendering of a body that is not storable text.
+    pub raw_body: Option<&'a [u8]>,
     pub verified: bool,
     pub outcome: &'a str,
     pub reject_reason: Option<&'a str>,
@@ -23,8 +25,8 @@ pub async fn insert_callback(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO provider_callbacks (id, account_id, content_type, headers, body, verified, outcome,
-                                         reject_reason, event_count)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                                         reject_reason, event_count, raw_body)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(new.id)
     .bind(new.account_id)
@@ -35,6 +37,7 @@ pub async fn insert_callback(
     .bind(new.outcome)
     .bind(new.reject_reason)
     .bind(new.event_count)
+    .bind(new.raw_body)
     .execute(db)
     .await?;
     Ok(())
@@ -130,10 +133,21 @@ pub struct CallbackRow {
     pub content_type: Option<String>,
     pub headers: serde_json::Value,
     pub body: String,
+    /// Base64 of the exact bytes, when `body` is an escaped rendering.
+    #[serde(serialize_with = "base64_bytes")]
+    pub raw_body: Option<Vec<u8>>,
     pub verified: bool,
     pub outcome: String,
     pub reject_reason: Option<String>,
     pub event_count: i32,
+}
+
+fn base64_bytes<S: serde::Serializer>(bytes: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+    use base64::Engine;
+    match bytes {
+        Some(bytes) => s.serialize_some(&base64::engine::general_purpose::STANDARD.encode(bytes)),
+        None => s.serialize_none(),
+    }
 }
 
 pub async fn list_callbacks(

@@ -19,8 +19,12 @@ pub struct WithdrawalRow {
     pub state: String,
     pub tx_hash: Option<String>,
     pub fee: Option<Decimal>,
+    /// Stable, for the merchant: `provider_refused`, `provider_unavailable`, …
     pub error_code: Option<String>,
     pub error_message: Option<String>,
+    /// The provider's own code and text, for ops only.
+    pub provider_error_code: Option<String>,
+    pub provider_error: Option<String>,
     pub needs_review: bool,
     pub review_reason: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -126,6 +130,8 @@ pub struct WithdrawalChanges<'a> {
     pub fee: Option<Decimal>,
     pub error_code: Option<&'a str>,
     pub error_message: Option<&'a str>,
+    pub provider_error_code: Option<&'a str>,
+    pub provider_error: Option<&'a str>,
 }
 
 pub async fn set_state(
@@ -138,7 +144,8 @@ pub async fn set_state(
         "UPDATE withdrawals SET state = $2, provider_ref = COALESCE($3, provider_ref),
                 tx_hash = COALESCE($4, tx_hash), fee = COALESCE($5, fee),
                 error_code = COALESCE($6, error_code), error_message = COALESCE($7, error_message),
-                updated_at = now()
+                provider_error_code = COALESCE($8, provider_error_code),
+                provider_error = COALESCE($9, provider_error), updated_at = now()
          WHERE id = $1 RETURNING *",
     )
     .bind(id)
@@ -148,6 +155,8 @@ pub async fn set_state(
     .bind(changes.fee)
     .bind(changes.error_code)
     .bind(changes.error_message)
+    .bind(changes.provider_error_code)
+    .bind(changes.provider_error)
     .fetch_one(conn)
     .await
 }
