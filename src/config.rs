@@ -242,12 +242,7 @@ impl Settings {
         if let Ok(extra) = std::env::var("CUSTODY_CONFIG") {
             builder = builder.add_source(config::File::with_name(&extra).required(true));
         }
-        builder = builder.add_source(
-            config::Environment::with_prefix("CUSTODY")
-                .prefix_separator("__")
-                .separator("__")
-                .try_parsing(true),
-        );
+        builder = with_environment(builder, std::env::vars())?;
         if let Ok(url) = std::env::var("DATABASE_URL") {
             builder = builder.set_override("database.url", url)?;
         }
@@ -296,9 +291,65 @@ impl Settings {
         Ok(())
     }
 
+    /// Loads `config/default.toml` (relative to `dir`) and then `vars` as the environment (tests).
+    pub fn load_with_env(
+        dir: &Path,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Settings, SettingsError> {
+        let builder = config::Config::builder()
+            .add_source(config::File::from(dir.join("default.toml")).required(false));
+        let settings: Settings = with_environment(builder, vars)?
+            .build()?
+            .try_deserialize()?;
+        settings.check()?;
+        Ok(settings)
+    }
+
     pub fn database_url(&self) -> &str {
         self.database.url.expose_secret()
     }
+}
+
+/// Settings that are lists. From the environment each is given comma-separated; one value is a
+/// list of one: `CUSTODY__WEBHOOKS__RETRY_SCHEDULE_MS=1000,2000`,
+/// `CUSTODY__SERVER__TRUSTED_PROXIES=10.0.0.5/32`.
+pub const LIST_SETTINGS: [&str; 2] = ["webhooks.retry_schedule_ms", "server.trusted_proxies"];
+
+/// Adds the `CUSTODY__SECTION__KEY` overrides in `vars`; the list settings are split on commas
+/// (one value is a list of one, an empty value an empty list).
+fn with_environment(
+    builder: config::ConfigBuilder<config::builder::DefaultState>,
+    vars: impl IntoIterator<Item = (String, String)>,
+) -> Result<config::ConfigBuilder<config::builder::DefaultState>, SettingsError> {
+    let var_of = |key: &str| format!("CUSTODY__{}", key.replace('.', "__").to_ascii_uppercase());
+    let mut scalars = config::Map::new();
+    let mut lists = Vec::new();
+    for (name, value) in vars.into_iter().filter(|(n, _)| n.starts_with("CUSTODY__")) {
+        match LIST_SETTINGS.iter().find(|key| var_of(key) == name) {
+            Some(key) => {
+                let items: Vec<String> = value
+                    .split(',')
+                    .map(|item| item.trim().to_owned())
+                    .filter(|item| !item.is_empty())
+                    .collect();
+                lists.push((*key, items));
+            }
+            None => {
+                scalars.insert(name, value);
+            }
+        }
+    }
+    let mut builder = builder.add_source(
+        config::Environment::with_prefix("CUSTODY")
+            .prefix_separator("__")
+            .separator("__")
+            .try_parsing(true)
+            .source(Some(scalars)),
+    );
+    for (key, items) in lists {
+        builder = builder.set_override(key, items)?;
+    }
+    Ok(builder)
 }
 
 /// Reads a secret given inline or through an environment variable.
@@ -318,6 +369,39 @@ pub fn resolve_secret(
     Err(SettingsError::Invalid(format!(
         "{what}: give it inline or through an *_env variable"
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_env(vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+        Settings::load_with_env(
+            &dir,
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+        )
+    }
+
+    #[test]
+    fn list_settings_come_from_the_environment_comma_separated() {
+        let settings = with_env(&[
+            ("CUSTODY__WEBHOOKS__RETRY_SCHEDULE_MS", "1000,2000"),
+            (
+                "CUSTODY__SERVER__TRUSTED_PROXIES",
+                "10.0.0.5/32, 10.0.1.0/24",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(settings.webhooks.retry_schedule_ms, vec![1000, 2000]);
+        assert_eq!(settings.server.trusted_proxies.len(), 2);
+        let one = with_env(&[("CUSTODY__WEBHOOKS__RETRY_SCHEDULE_MS", "1500")]).unwrap();
+        assert_eq!(one.webhooks.retry_schedule_ms, vec![1500]);
+        // Scalars are untouched by the list parsing.
+        let scalar = with_env(&[("CUSTODY__SERVER__BIND", "127.0.0.1:9090")]).unwrap();
+        assert_eq!(scalar.server.bind, "127.0.0.1:9090");
+        assert!(with_env(&[("CUSTODY__WEBHOOKS__RETRY_SCHEDULE_MS", "soon")]).is_err());
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -184,3 +184,40 @@ async fn approval_tokens_never_reach_the_logs() {
     pool.close().await;
     common::drop_database(&name);
 }
+
+#[tokio::test]
+async fn list_settings_are_read_from_the_environment() {
+    let name = format!("cg_test_{}", uuid::Uuid::new_v4().simple());
+    let database_url = format!("{}/{name}", common::database_server());
+    for (var, value) in [
+        ("CUSTODY__WEBHOOKS__RETRY_SCHEDULE_MS", "1000,2000"),
+        ("CUSTODY__WEBHOOKS__RETRY_SCHEDULE_MS", "1000"),
+        (
+            "CUSTODY__SERVER__TRUSTED_PROXIES",
+            "10.0.0.5/32, 10.0.1.0/24",
+        ),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_custody-gateway"))
+            .arg("migrate")
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("DATABASE_URL", &database_url)
+            .env("RUST_LOG", "warn")
+            .env(var, value)
+            .output()
+            .expect("binary runs");
+        assert!(
+            output.status.success(),
+            "{var}={value}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let output = Command::new(env!("CARGO_BIN_EXE_custody-gateway"))
+        .arg("migrate")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("DATABASE_URL", &database_url)
+        .env("CUSTODY__WEBHOOKS__RETRY_SCHEDULE_MS", "1000,soon")
+        .output()
+        .expect("binary runs");
+    assert!(!output.status.success(), "a bad element is refused");
+    common::drop_database(&name);
+}
