@@ -452,6 +452,13 @@ async fn endpoint_urls_are_checked() {
         "http://127.0.0.1:8080/hooks",
         "http://169.254.169.254/latest/meta-data",
         "http://[::1]/hooks",
+        "http://[::127.0.0.1]/hooks",
+        "http://[64:ff9b::7f00:1]/hooks",
+        "http://[fec0::1]/hooks",
+        "http://[2001:db8::1]/hooks",
+        "http://[2002:a00:1::1]/hooks",
+        "http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/hooks",
+        "http://[fd00::1]/hooks",
         "http://localhost/hooks",
         "not a url",
     ] {
@@ -526,4 +533,27 @@ async fn the_event_log_never_skips_an_event_that_commits_late() {
     );
     assert_eq!(data[1]["event"]["type"], "deposit.detected");
     assert_eq!(data[2]["event"]["type"], "deposit.confirmed");
+}
+
+#[tokio::test]
+async fn a_test_delivery_returns_at_most_the_first_kibibyte_of_the_reply() {
+    let app = TestApp::spawn().await;
+    let receiver = Receiver::start().await;
+    app.set_webhook_url(&receiver.url).await;
+    let mut reply = "é".repeat(40_000).into_bytes();
+    reply.extend_from_slice(&[0xff; 4096]);
+    receiver.script([
+        Answer::Body(200, reply.clone()),
+        Answer::Body(500, vec![0xfe; 9000]),
+    ]);
+    for _ in 0..2 {
+        let (status, ping) = app.post("/v1/webhook/test", &json!({})).await;
+        assert_eq!(status, StatusCode::OK);
+        let kept = str_of(&ping, "response_body");
+        assert!(
+            !kept.is_empty() && kept.len() <= 1024,
+            "{} bytes",
+            kept.len()
+        );
+    }
 }

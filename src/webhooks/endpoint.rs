@@ -85,17 +85,41 @@ pub fn is_public(ip: IpAddr) -> bool {
                 || (a == 198 && (b == 18 || b == 19)) // benchmarking
                 || a >= 240)
         }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public(IpAddr::V4(v4));
-            }
-            let first = v6.segments()[0];
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00 // unique local
-                || (first & 0xffc0) == 0xfe80) // link local
-        }
+        IpAddr::V6(v6) => is_public_v6(v6),
+    }
+}
+
+/// IPv6 forms that embed an IPv4 address are judged by that address; forms that route to
+/// addresses we cannot judge (local-use NAT64, Teredo) are refused; beyond those, only global
+/// unicast (`2000::/3`) outside the ranges reserved for documentation, benchmarks and protocols.
+fn is_public_v6(v6: std::net::Ipv6Addr) -> bool {
+    use std::net::Ipv4Addr;
+    let s = v6.segments();
+    let embedded = |high: u16, low: u16| {
+        is_public(IpAddr::V4(Ipv4Addr::from(
+            (u32::from(high) << 16) | u32::from(low),
+        )))
+    };
+    if let Some(v4) = v6.to_ipv4_mapped() {
+        return is_public(IpAddr::V4(v4));
+    }
+    match s {
+        // ::/96, IPv4-compatible (deprecated), with :: and ::1.
+        [0, 0, 0, 0, 0, 0, _, _] => false,
+        // NAT64, well-known prefix 64:ff9b::/96.
+        [0x64, 0xff9b, 0, 0, 0, 0, high, low] => embedded(high, low),
+        // NAT64, local-use prefix 64:ff9b:1::/48.
+        [0x64, 0xff9b, 1, ..] => false,
+        // 6to4 2002::/16 carries its IPv4 relay in bits 16..48.
+        [0x2002, high, low, ..] => embedded(high, low),
+        // 2001::/23, IETF protocol assignments: Teredo 2001::/32, benchmarking, ORCHID, …
+        [0x2001, second, ..] if second < 0x0200 => false,
+        // Documentation: 2001:db8::/32 and 3fff::/20.
+        [0x2001, 0x0db8, ..] => false,
+        [0x3fff, second, ..] if second < 0x1000 => false,
+        // Everything outside global unicast: unique local fc00::/7, link local fe80::/10, site
+        // local fec0::/10, multicast ff00::/8, discard 100::/64, …
+        [first, ..] => (first & 0xe000) == 0x2000,
     }
 }
 
@@ -121,6 +145,7 @@ impl Resolve for PublicOnlyResolver {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::str::FromStr;
 
     #[test]
     fn refuses_bad_forms() {
@@ -147,6 +172,22 @@ mod tests {
             "http://[fd00::1]/x",
             "http://[::ffff:127.0.0.1]/x",
             "http://0.0.0.0/x",
+            "http://[::127.0.0.1]/x",
+            "http://[::]/x",
+            "http://[64:ff9b::7f00:1]/x",
+            "http://[64:ff9b::a00:1]/x",
+            "http://[64:ff9b:1::5db8:d822]/x",
+            "http://[2002:7f00:1::1]/x",
+            "http://[2002:c0a8:101::1]/x",
+            "http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/x",
+            "http://[2001:2::1]/x",
+            "http://[fec0::1]/x",
+            "http://[fe80::1]/x",
+            "http://[fd12:3456::1]/x",
+            "http://[ff02::1]/x",
+            "http://[100::1]/x",
+            "http://[2001:db8::1]/x",
+            "http://[3fff::1]/x",
         ] {
             assert_eq!(
                 parse(url, false),
@@ -155,7 +196,15 @@ mod tests {
             );
             assert!(parse(url, true).is_ok(), "{url}");
         }
-        assert!(parse("http://93.184.216.34/x", false).is_ok());
+        for public in [
+            "http://93.184.216.34/x",
+            "http://[2606:2800:220:1:248:1893:25c8:1946]/x",
+            "http://[::ffff:93.184.216.34]/x",
+            "http://[64:ff9b::5db8:d822]/x",
+            "http://[2002:5db8:d822::1]/x",
+        ] {
+            assert!(parse(public, false).is_ok(), "{public}");
+        }
     }
 
     #[tokio::test]
@@ -165,5 +214,13 @@ mod tests {
             Err(EndpointError::PrivateAddress)
         );
         assert!(check("http://localhost:9/x", true).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn the_delivery_resolver_never_hands_out_an_internal_address() {
+        let resolved = PublicOnlyResolver
+            .resolve(Name::from_str("localhost").unwrap())
+            .await;
+        assert!(resolved.is_err());
     }
 }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::config::WebhookSettings;
+use crate::domain::text::escape_nul;
 use crate::webhooks::endpoint::{self, PublicOnlyResolver};
 use crate::webhooks::signing::signature_header;
 
@@ -132,11 +133,26 @@ impl Sender {
         SendOutcome {
             status: Some(status),
             latency_ms: elapsed_ms(started),
-            response_body: Some(String::from_utf8_lossy(&kept).into_owned()),
+            response_body: Some(kept_text(&kept)),
             retry_after,
             error,
         }
     }
+}
+
+/// The kept bytes as text of at most [`RESPONSE_KEPT_BYTES`] bytes: invalid UTF-8 is replaced,
+/// which can lengthen it, so it is cut again at a character boundary.
+fn kept_text(bytes: &[u8]) -> String {
+    // Kept in the database, which cannot hold NUL.
+    let mut text = escape_nul(&String::from_utf8_lossy(bytes)).into_owned();
+    if text.len() > RESPONSE_KEPT_BYTES {
+        let mut end = RESPONSE_KEPT_BYTES;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text
 }
 
 /// `Retry-After` as seconds or an HTTP date.
@@ -155,8 +171,22 @@ fn parse_retry_after(value: &str) -> Option<Duration> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_retry_after;
+    use super::{RESPONSE_KEPT_BYTES, kept_text, parse_retry_after};
     use std::time::Duration;
+
+    #[test]
+    fn kept_replies_are_at_most_one_kibibyte_of_text() {
+        for reply in [
+            vec![0xff; 1024],
+            "é".repeat(600).into_bytes(),
+            vec![b'a'; 1024],
+        ] {
+            let text = kept_text(&reply[..reply.len().min(RESPONSE_KEPT_BYTES)]);
+            assert!(text.len() <= RESPONSE_KEPT_BYTES, "{}", text.len());
+            assert!(!text.is_empty());
+        }
+        assert!(!kept_text(b"a\x00b").contains('\0'));
+    }
 
     #[test]
     fn reads_retry_after_in_both_forms() {

@@ -20,6 +20,8 @@ pub enum Answer {
     Status(u16),
     /// Sleep, then answer 200.
     Sleep(Duration),
+    /// Answer with this status and body.
+    Body(u16, Vec<u8>),
 }
 
 #[derive(Debug, Clone)]
@@ -121,6 +123,7 @@ async fn receive(
             tokio::time::sleep(wait).await;
             StatusCode::OK.into_response()
         }
+        Answer::Body(status, body) => (StatusCode::from_u16(status).unwrap(), body).into_response(),
     }
 }
 
