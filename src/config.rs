@@ -50,6 +50,14 @@ pub struct DatabaseSettings {
     /// Create the database named in `url` when it does not exist yet.
     #[serde(default = "yes")]
     pub create_if_missing: bool,
+    /// How long a request waits for a database connection before it fails (503), so that an
+    /// outage is reported at once rather than after every caller has queued.
+    #[serde(default = "default_acquire_timeout_ms")]
+    pub acquire_timeout_ms: u64,
+    /// The longest a provider callback waits on the database; past it the provider gets its own
+    /// "retry later" answer (it sends again, and the event key keeps that harmless).
+    #[serde(default = "default_callback_timeout_ms")]
+    pub callback_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -225,6 +233,12 @@ pub enum SettingsError {
 
 fn default_max_connections() -> u32 {
     20
+}
+fn default_acquire_timeout_ms() -> u64 {
+    2_000
+}
+fn default_callback_timeout_ms() -> u64 {
+    2_000
 }
 fn default_timeout_secs() -> u64 {
     15

@@ -87,6 +87,13 @@ impl IntoResponse for ApiError {
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> ApiError {
         tracing::error!(error = %err, "database error");
+        if crate::store::is_unavailable(&err) {
+            return ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database_unavailable",
+                "the gateway's database cannot be reached; try again shortly",
+            );
+        }
         ApiError::internal()
     }
 }

@@ -101,6 +101,7 @@ pub async fn connect_database(settings: &Settings) -> Result<PgPool, StartError>
         settings.database_url(),
         settings.database.max_connections,
         settings.database.create_if_missing,
+        std::time::Duration::from_millis(settings.database.acquire_timeout_ms),
     )
     .await?;
     store::migrate(&pool).await?;

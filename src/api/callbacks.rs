@@ -34,7 +34,8 @@ async fn receive(
         Err(err) => return err.into_response(),
     };
     let raw = RawCallback { headers, body };
-    let result = ingest_callback(&state.pool, provider.as_ref(), &raw).await;
+    let deadline = std::time::Duration::from_millis(state.settings.database.callback_timeout_ms);
+    let result = ingest_callback(&state.pool, provider.as_ref(), &raw, deadline).await;
     provider.ack(result)
 }
 
@@ -69,5 +70,6 @@ async fn approval(
         )
         .into_response();
     }
-    handle_approval_call(&state.pool, provider.as_ref(), &raw).await
+    let deadline = std::time::Duration::from_millis(state.settings.database.callback_timeout_ms);
+    handle_approval_call(&state.pool, provider.as_ref(), &raw, deadline).await
 }

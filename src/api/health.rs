@@ -1,3 +1,5 @@
+use std::time::Duration;
+
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -15,10 +17,14 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Ready when the database answers.
+/// The longest `/readyz` waits for the database: a probe must hear "not ready" promptly.
+const READY_WITHIN: Duration = Duration::from_millis(900);
+
+/// Ready when the database answers, within a second.
 async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
-    match sqlx::query("SELECT 1").execute(&state.pool).await {
-        Ok(_) => (StatusCode::OK, "ready"),
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable"),
+    let probe = sqlx::query("SELECT 1").execute(&state.pool);
+    match tokio::time::timeout(READY_WITHIN, probe).await {
+        Ok(Ok(_)) => (StatusCode::OK, "ready"),
+        Ok(Err(_)) | Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable"),
     }
 }

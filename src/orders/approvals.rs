@@ -56,6 +56,7 @@ pub async fn handle_approval_call(
     pool: &PgPool,
     provider: &dyn Provider,
     raw: &RawCallback,
+    deadline: std::time::Duration,
 ) -> Response {
     let request = match provider.parse_approval(raw).and_then(storable) {
         Ok(ApprovalCall::Answered(response)) => return response,
@@ -71,7 +72,10 @@ pub async fn handle_approval_call(
             return provider.ack(AckResult::Rejected);
         }
     };
-    match decide(pool, provider, raw, &request).await {
+    let decision = tokio::time::timeout(deadline, decide(pool, provider, raw, &request))
+        .await
+        .unwrap_or(Err(sqlx::Error::PoolTimedOut));
+    match decision {
         Ok((approve, reason)) => {
             if approve && let ApprovalStage::SignSuccess { tx_hash } = &request.stage {
                 confirm_signed(pool, provider, &request.request_id, tx_hash.as_deref()).await;

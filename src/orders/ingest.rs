@@ -72,16 +72,27 @@ impl<'a> KeptCall<'a> {
     }
 }
 
+/// Stores a callback and says what to answer. Past `deadline` the transaction is abandoned (and
+/// rolled back) and the provider asked to retry: a duplicate of anything that did commit is
+/// harmless.
 pub async fn ingest_callback(
     pool: &PgPool,
     provider: &dyn Provider,
     raw: &RawCallback,
+    deadline: std::time::Duration,
 ) -> AckResult {
     let account_id = provider.account_id();
-    let result = match store_callback(pool, provider, raw).await {
-        Ok(result) => result,
-        Err(err) => {
+    let result = match tokio::time::timeout(deadline, store_callback(pool, provider, raw)).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(err)) => {
             tracing::error!(account = account_id, error = %err, "callback could not be stored; asking the provider to retry");
+            AckResult::RetryLater
+        }
+        Err(_) => {
+            tracing::error!(
+                account = account_id,
+                "the database did not answer in time; asking the provider to retry"
+            );
             AckResult::RetryLater
         }
     };

@@ -24,6 +24,7 @@ pub async fn connect(
     url: &str,
     max_connections: u32,
     create_if_missing: bool,
+    acquire_timeout: Duration,
 ) -> Result<PgPool, sqlx::Error> {
     let options = PgConnectOptions::from_str(url)?;
     if create_if_missing {
@@ -31,7 +32,7 @@ pub async fn connect(
     }
     PgPoolOptions::new()
         .max_connections(max_connections)
-        .acquire_timeout(Duration::from_secs(10))
+        .acquire_timeout(acquire_timeout)
         .connect_with(options)
         .await
 }
@@ -67,6 +68,17 @@ async fn create_database_if_missing(options: &PgConnectOptions) -> Result<(), sq
 
 fn is_code(err: &sqlx::Error, code: &str) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.code().as_deref() == Some(code))
+}
+
+/// Whether `err` means the database cannot be reached now (rather than a query being wrong).
+pub fn is_unavailable(err: &sqlx::Error) -> bool {
+    matches!(
+        err,
+        sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+    ) || matches!(err, sqlx::Error::Database(db) if db.code().is_some_and(|c| c.starts_with("57P") || c.starts_with("08")))
 }
 
 /// Whether `err` is a violation of the named unique constraint.

@@ -2,6 +2,7 @@
 //! their own port 0, talking real HTTP. Nothing of the gateway is mocked.
 #![allow(dead_code)]
 
+pub mod db_proxy;
 pub mod receiver;
 
 use std::sync::Once;
@@ -46,6 +47,8 @@ pub struct TestOptions {
     pub approval_allow_from: Vec<&'static str>,
     /// `server.trusted_proxies`.
     pub trusted_proxies: Vec<&'static str>,
+    /// Reach PostgreSQL through this server URL (e.g. a relay a test can cut) instead.
+    pub database_server: Option<String>,
 }
 
 impl Default for TestOptions {
@@ -60,6 +63,7 @@ impl Default for TestOptions {
             approval_token: Some(APPROVAL_TOKEN),
             approval_allow_from: Vec::new(),
             trusted_proxies: Vec::new(),
+            database_server: None,
         }
     }
 }
@@ -246,7 +250,11 @@ impl TestApp {
             }
         });
         let database = format!("cg_test_{}", Uuid::new_v4().simple());
-        let database_url = format!("{}/{database}", database_server());
+        let server = options
+            .database_server
+            .clone()
+            .unwrap_or_else(database_server);
+        let database_url = format!("{server}/{database}");
         // The simulator only needs the account's merchant id and key, which do not depend on URLs.
         let sim_settings = Settings::from_toml(&settings_toml(
             &database_url,
