@@ -6,6 +6,7 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
+use url::{Host, Url};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -34,10 +35,11 @@ pub fn router() -> Router<AppState> {
 
 #[derive(Deserialize, ToSchema)]
 pub(crate) struct SetEndpoint {
-    /// An absolute `http` or `https` URL without credentials, to a host name or an IPv4 address.
+    /// An absolute `http` or `https` URL without credentials, to a host name (letters, digits and
+    /// hyphens) or an IPv4 address; a bracketed IPv6 address works too.
     /// Unless the gateway allows private addresses (simulator mode does), the host must resolve,
     /// and only to public addresses.
-    #[schema(pattern = r"^[Hh][Tt][Tt][Pp][Ss]?://([A-Za-z][A-Za-z0-9-]*(\.[A-Za-z][A-Za-z0-9-]*)*|((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9]))(:[0-9]{1,4})?([/?#].*)?$", example = "https://merchant.example/hooks")]
+    #[schema(pattern = r"^[Hh][Tt][Tt][Pp][Ss]?://(([A-Za-z0-9-]+\.)*[A-Za-z0-9-]*[A-Za-z][A-Za-z0-9-]*|((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9]))(:[0-9]{1,4})?([/?#].*)?$", example = "https://merchant.example/hooks")]
     url: String,
 }
 
@@ -57,8 +59,27 @@ pub(crate) async fn set_endpoint(
     let url = endpoint::check(&body.url, state.settings.webhooks.allow_private_addresses)
         .await
         .map_err(|err| ApiError::bad_request("invalid_webhook_url", err.to_string()))?;
+    if !is_host_name_or_address(&url) {
+        return Err(ApiError::bad_request(
+            "invalid_webhook_url",
+            "webhook URL host must be a name of letters, digits and hyphens, or an IP address",
+        ));
+    }
     let webhook = webhooks::set_endpoint(&state.pool, merchant.id, url.as_str()).await?;
     Ok(Json(WebhookSettings { webhook }))
+}
+
+/// Whether the URL's host is an IP address or a name DNS could hold: labels of letters, digits and
+/// hyphens (an international name is already in its `xn--` form here). The URL standard also lets
+/// through hosts such as `a*`, which no name server resolves.
+fn is_host_name_or_address(url: &Url) -> bool {
+    match url.host() {
+        Some(Host::Domain(name)) => name
+            .split('.')
+            .all(|label| label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')),
+        Some(Host::Ipv4(_) | Host::Ipv6(_)) => true,
+        None => false,
+    }
 }
 
 #[utoipa::path(get, path = "/v1/webhook", tag = "webhooks",
