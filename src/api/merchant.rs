@@ -69,6 +69,7 @@ fn parse_id(id: &str, what: &str) -> Result<Uuid, ApiError> {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct CreateAddress {
     /// Your id for the user: 1 to 128 characters, no whitespace or control characters.
     #[schema(min_length = 1, max_length = 128, pattern = r"^[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]+$", example = "alice")]
@@ -147,6 +148,7 @@ pub(crate) async fn list_addresses(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct ValidateAddress {
     #[schema(pattern = r"^[A-Za-z0-9._-]{1,32}$", example = "TRX")]
     chain: String,
@@ -201,7 +203,10 @@ pub(crate) async fn validate_address(
     }
 }
 
+/// Unknown fields are refused, as in every request body here: a misspelled `memo` must not send a
+/// withdrawal without its destination tag.
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct CreateWithdrawal {
     /// Your id for this withdrawal, which makes the request idempotent: 1 to 64 characters, no
     /// whitespace or control characters.

@@ -171,9 +171,8 @@ pub(crate) async fn reconcile_withdrawal(
 #[utoipa::path(post, path = "/ops/accounts/{id}/poll", tag = "accounts",
     params(("id" = String, Path, description = "a provider account that is polled (one with feeds, e.g. ChainUp MPC)")),
     responses((status = 200, description = "what the round did", body = PollResult),
-              (status = 400, description = "the account pushes everything: nothing to poll (`not_polled`)", body = ErrorBody),
               (status = 401, description = "missing or wrong ops token", body = ErrorBody),
-              (status = 404, description = "no such provider account", body = ErrorBody),
+              (status = 404, description = "no such provider account, or one that pushes everything and is not polled (`not_polled`)", body = ErrorBody),
               (status = 409, description = "the provider reports a duplicate", body = ErrorBody),
               (status = 422, description = "the provider refused", body = ErrorBody),
               (status = 502, description = "the provider is unavailable", body = ErrorBody),
@@ -186,7 +185,9 @@ pub(crate) async fn poll_now(
 ) -> Result<Json<PollResult>, ApiError> {
     let provider = account(&state, &id)?;
     if provider.feeds().is_empty() {
-        return Err(ApiError::bad_request(
+        // There is no poll of this account, as a path it does not have: 404 rather than 400.
+        return Err(ApiError::new(
+            axum::http::StatusCode::NOT_FOUND,
             "not_polled",
             "this provider pushes everything; there is nothing to poll",
         ));

@@ -34,6 +34,7 @@ pub fn router() -> Router<AppState> {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct SetEndpoint {
     /// An absolute `http` or `https` URL without credentials, to a host name (letters, digits and
     /// hyphens) or an IPv4 address; a bracketed IPv6 address works too.

@@ -23,6 +23,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::AppState;
 use crate::api::{merchant, ops, webhooks};
+use crate::orders::views::{AddressView, DepositView, WithdrawalView};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -51,6 +52,8 @@ use crate::api::{merchant, ops, webhooks};
         webhooks::get_event,
         webhooks::redeliver,
     ),
+    // Named by the shapes that refer to them by name (an event's data is one of them).
+    components(schemas(AddressView, DepositView, WithdrawalView)),
     modifiers(&ApiKey),
     security(("api_key" = [])),
 )]
@@ -77,6 +80,8 @@ pub struct MerchantDoc;
         ops::list_deliveries,
         ops::replay_webhooks,
     ),
+    // Named by the shapes that refer to them by name (an order is one or the other).
+    components(schemas(DepositView, WithdrawalView)),
     modifiers(&OpsToken),
     security(("ops_token" = [])),
 )]
