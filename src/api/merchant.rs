@@ -72,7 +72,12 @@ fn parse_id(id: &str, what: &str) -> Result<Uuid, ApiError> {
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateAddress {
     /// Your id for the user: 1 to 128 characters, no whitespace or control characters.
-    #[schema(min_length = 1, max_length = 128, pattern = r"^[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]+$", example = "alice")]
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]+$",
+        example = "alice"
+    )]
     user_id: String,
     /// A chain served by a provider account (`GET /v1/assets`).
     #[schema(pattern = r"^[A-Za-z0-9._-]{1,32}$", example = "TRX")]
@@ -155,7 +160,10 @@ pub(crate) struct ValidateAddress {
     #[schema(pattern = r"^[A-Za-z0-9._-]{1,32}$", example = "USDT")]
     asset: String,
     /// The address to check; anything is checked, and is either valid or not.
-    #[schema(pattern = r"^[^\u0000]*$", example = "TEpK1aWkjDue6j8reeeMqG7hdJ5tRytyAF")]
+    #[schema(
+        pattern = r"^[^\u0000]*$",
+        example = "TEpK1aWkjDue6j8reeeMqG7hdJ5tRytyAF"
+    )]
     address: String,
     /// The provider account whose check to use; by default the first that serves the pair.
     #[serde(default)]
@@ -210,7 +218,12 @@ pub(crate) async fn validate_address(
 pub(crate) struct CreateWithdrawal {
     /// Your id for this withdrawal, which makes the request idempotent: 1 to 64 characters, no
     /// whitespace or control characters.
-    #[schema(min_length = 1, max_length = 64, pattern = r"^[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]+$", example = "payout-1")]
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]+$",
+        example = "payout-1"
+    )]
     client_order_id: String,
     #[schema(pattern = r"^[A-Za-z0-9._-]{1,32}$", example = "TRX")]
     chain: String,
@@ -222,12 +235,21 @@ pub(crate) struct CreateWithdrawal {
     amount: Value,
     /// The destination, in the chain's address form: 1 to 128 characters, no whitespace or
     /// control characters.
-    #[schema(min_length = 1, max_length = 128, pattern = r"^[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]+$", example = "TEpK1aWkjDue6j8reeeMqG7hdJ5tRytyAF")]
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]+$",
+        example = "TEpK1aWkjDue6j8reeeMqG7hdJ5tRytyAF"
+    )]
     to_address: String,
     /// A memo or destination tag, for chains that use one: 1 to 64 characters, no whitespace or
     /// control characters.
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 64, pattern = r"^[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]+$")]
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]+$"
+    )]
     memo: Option<String>,
     /// The provider account to send it through; by default the first that serves the pair. A
     /// withdrawal never fails over to another account.

@@ -89,7 +89,9 @@ pub(crate) async fn order(
 pub(crate) struct SearchQuery {
     /// A transaction hash, address, client order id or provider request id (surrounding
     /// whitespace ignored).
-    #[param(pattern = r"^[^\u0000]*[^\u0000\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000]*$")]
+    #[param(
+        pattern = r"^[^\u0000]*[^\u0000\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000]*$"
+    )]
     q: String,
 }
 

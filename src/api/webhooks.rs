@@ -40,7 +40,10 @@ pub(crate) struct SetEndpoint {
     /// hyphens) or an IPv4 address; a bracketed IPv6 address works too.
     /// Unless the gateway allows private addresses (simulator mode does), the host must resolve,
     /// and only to public addresses.
-    #[schema(pattern = r"^[Hh][Tt][Tt][Pp][Ss]?://(([A-Za-z0-9-]+\.)*[A-Za-z0-9-]*[A-Za-z][A-Za-z0-9-]*|((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9]))(:[0-9]{1,4})?([/?#].*)?$", example = "https://merchant.example/hooks")]
+    #[schema(
+        pattern = r"^[Hh][Tt][Tt][Pp][Ss]?://(([A-Za-z0-9-]+\.)*[A-Za-z0-9-]*[A-Za-z][A-Za-z0-9-]*|((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9]))(:[0-9]{1,4})?([/?#].*)?$",
+        example = "https://merchant.example/hooks"
+    )]
     url: String,
 }
 
@@ -75,9 +78,11 @@ pub(crate) async fn set_endpoint(
 /// through hosts such as `a*`, which no name server resolves.
 fn is_host_name_or_address(url: &Url) -> bool {
     match url.host() {
-        Some(Host::Domain(name)) => name
-            .split('.')
-            .all(|label| label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')),
+        Some(Host::Domain(name)) => name.split('.').all(|label| {
+            label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        }),
         Some(Host::Ipv4(_) | Host::Ipv6(_)) => true,
         None => false,
     }

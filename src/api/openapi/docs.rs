@@ -21,11 +21,19 @@ pub fn router() -> Router<AppState> {
 
 async fn merchant_docs() -> Html<String> {
     // Relative URLs, so that the page also works behind a reverse proxy that adds a path prefix.
-    page("custody-gateway merchant API", "openapi.json", "docs/scalar.js")
+    page(
+        "custody-gateway merchant API",
+        "openapi.json",
+        "docs/scalar.js",
+    )
 }
 
 async fn ops_docs() -> Html<String> {
-    page("custody-gateway ops API", "openapi.json", "../docs/scalar.js")
+    page(
+        "custody-gateway ops API",
+        "openapi.json",
+        "../docs/scalar.js",
+    )
 }
 
 async fn scalar_js() -> impl IntoResponse {
@@ -38,8 +46,8 @@ async fn scalar_js() -> impl IntoResponse {
     )
 }
 
-/// The page: the reader, pointed at the description. No web fonts and no telemetry, which would
-/// be requests to the internet.
+/// The page: the reader, pointed at the description. No web fonts, telemetry, AI agent or developer
+/// tools, which are requests to the internet or hosted services.
 fn page(title: &str, spec_url: &str, script_url: &str) -> Html<String> {
     Html(format!(
         r##"<!doctype html>
@@ -57,6 +65,8 @@ Scalar.createApiReference("#app", {{
   url: "{spec_url}",
   withDefaultFonts: false,
   telemetry: false,
+  agent: {{ disabled: true }},
+  showDeveloperTools: "never",
 }});
 </script>
 </body>
