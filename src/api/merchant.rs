@@ -333,7 +333,7 @@ pub(crate) struct WithdrawalQuery {
 #[derive(Serialize, ToSchema)]
 #[serde(untagged)]
 pub(crate) enum WithdrawalLookup {
-    One(WithdrawalView),
+    One(Box<WithdrawalView>),
     Page(WithdrawalPage),
 }
 
@@ -365,9 +365,8 @@ pub(crate) async fn find_withdrawals(
         let row = withdrawals::find_by_client_order_id(&state.pool, merchant.id, client_order_id)
             .await?
             .ok_or_else(|| ApiError::not_found("withdrawal"))?;
-        return Ok(Json(WithdrawalLookup::One(
-            view_with_history(&state, &row).await?,
-        )));
+        let view = view_with_history(&state, &row).await?;
+        return Ok(Json(WithdrawalLookup::One(Box::new(view))));
     }
     let rows = withdrawals::list_for_merchant(
         &state.pool,
