@@ -4,13 +4,20 @@ use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
+use utoipa::IntoParams;
 use uuid::Uuid;
 
 use crate::AppState;
 use crate::api::account;
 use crate::api::auth::Operator;
 use crate::api::extract::QueryParams;
+use crate::api::openapi::ops_shapes::{
+    Account, AccountList, AttentionItem, AttentionList, CallbackList, DeliveryList, OpsOrder,
+    OrderDetail, OrderKindName, OrderMatch, OrderSearch, PollResult, ProviderErrorText,
+    ProviderEventList, Reconciliation, RemoteAssetList, ReplayState, Replayed,
+};
+use crate::api::openapi::shapes::{DeliveryState, ErrorBody};
 use crate::error::ApiError;
 use crate::orders::ingest::record_asked_event;
 use crate::orders::views::{DepositView, WithdrawalView};
@@ -39,65 +46,114 @@ pub fn router() -> Router<AppState> {
 }
 
 /// A deposit or withdrawal by id, with its transitions and the provider events behind them.
-async fn order(
+#[utoipa::path(get, path = "/ops/orders/{id}", tag = "orders",
+    params(("id" = Uuid, Path, description = "a deposit or withdrawal id")),
+    responses((status = 200, description = "the order, its history and its provider events", body = OrderDetail),
+              (status = 401, description = "missing or wrong ops token", body = ErrorBody),
+              (status = 404, description = "no such order", body = ErrorBody),
+              (status = 503, description = "the database is unavailable", body = ErrorBody)))]
+pub(crate) async fn order(
     State(state): State<AppState>,
     _: Operator,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<OrderDetail>, ApiError> {
     let id = Uuid::parse_str(&id).map_err(|_| ApiError::not_found("order"))?;
     let order = if let Some(row) = deposits::find(&state.pool, id).await? {
-        json!({ "kind": "deposit", "merchant_id": row.merchant_id, "order": DepositView::from(&row),
-                "review_reason": row.review_reason })
+        OpsOrder {
+            kind: OrderKindName::Deposit,
+            merchant_id: row.merchant_id,
+            order: json!(DepositView::from(&row)),
+            review_reason: row.review_reason.clone(),
+            provider_error: None,
+        }
     } else if let Some(row) = withdrawals::find(&state.pool, id).await? {
-        json!({ "kind": "withdrawal", "merchant_id": row.merchant_id, "order": WithdrawalView::from(&row),
-                "review_reason": row.review_reason,
-                "provider_error": { "code": row.provider_error_code, "text": row.provider_error } })
+        OpsOrder {
+            kind: OrderKindName::Withdrawal,
+            merchant_id: row.merchant_id,
+            order: json!(WithdrawalView::from(&row)),
+            review_reason: row.review_reason.clone(),
+            provider_error: row.provider_error.clone().map(|text| ProviderErrorText {
+                code: row.provider_error_code.clone(),
+                text,
+            }),
+        }
     } else {
         return Err(ApiError::not_found("order"));
     };
     let history = transitions::list_for_order(&state.pool, id).await?;
     let events = callbacks::list_events(&state.pool, None, Some(id), 200).await?;
-    Ok(Json(
-        json!({ "order": order, "history": history, "events": events }),
-    ))
+    Ok(Json(OrderDetail {
+        order,
+        history,
+        events: json!(events),
+    }))
 }
 
-#[derive(Deserialize)]
-struct SearchQuery {
-    /// A transaction hash, address, client order id or provider request id.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct SearchQuery {
+    /// A transaction hash, address, client order id or provider request id (surrounding
+    /// whitespace ignored).
+    #[param(
+        pattern = r"^[^\u0000]*[^\u0000\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000]*$"
+    )]
     q: String,
 }
 
 /// Every deposit and withdrawal the term names, newest first.
-async fn search_orders(
+#[utoipa::path(get, path = "/ops/orders", tag = "orders", params(SearchQuery),
+    responses((status = 200, description = "the matching deposits and withdrawals", body = OrderSearch),
+              (status = 400, description = "q is missing or blank", body = ErrorBody),
+              (status = 401, description = "missing or wrong ops token", body = ErrorBody),
+              (status = 503, description = "the database is unavailable", body = ErrorBody)))]
+pub(crate) async fn search_orders(
     State(state): State<AppState>,
     _: Operator,
     QueryParams(query): QueryParams<SearchQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<OrderSearch>, ApiError> {
     let term = query.q.trim();
     if term.is_empty() {
         return Err(ApiError::bad_request("invalid_query", "q is required"));
     }
-    let mut data: Vec<Value> = deposits::search(&state.pool, term, 100)
+    let mut data: Vec<OrderMatch> = deposits::search(&state.pool, term, 100)
         .await?
         .iter()
-        .map(|row| json!({ "kind": "deposit", "merchant_id": row.merchant_id, "order": DepositView::from(row) }))
+        .map(|row| OrderMatch {
+            kind: OrderKindName::Deposit,
+            merchant_id: row.merchant_id,
+            order: json!(DepositView::from(row)),
+        })
         .collect();
     data.extend(
         withdrawals::search(&state.pool, term, 100)
             .await?
             .iter()
-            .map(|row| json!({ "kind": "withdrawal", "merchant_id": row.merchant_id, "order": WithdrawalView::from(row) })),
+            .map(|row| OrderMatch {
+                kind: OrderKindName::Withdrawal,
+                merchant_id: row.merchant_id,
+                order: json!(WithdrawalView::from(row)),
+            }),
     );
-    Ok(Json(json!({ "data": data })))
+    Ok(Json(OrderSearch { data }))
 }
 
 /// Asks the provider where a withdrawal stands and applies the answer as a polled event.
-async fn reconcile_withdrawal(
+#[utoipa::path(post, path = "/ops/withdrawals/{id}/reconcile", tag = "withdrawals",
+    params(("id" = Uuid, Path, description = "the withdrawal id")),
+    responses((status = 200, description = "the provider's answer and the withdrawal after it", body = Reconciliation),
+              (status = 400, description = "the provider cannot answer this (`unsupported`)", body = ErrorBody),
+              (status = 401, description = "missing or wrong ops token", body = ErrorBody),
+              (status = 404, description = "no such withdrawal", body = ErrorBody),
+              (status = 409, description = "the provider reports a duplicate", body = ErrorBody),
+              (status = 422, description = "the provider refused the query", body = ErrorBody),
+              (status = 502, description = "the provider is unavailable", body = ErrorBody),
+              (status = 503, description = "the database is unavailable", body = ErrorBody),
+              (status = 504, description = "the provider did not answer in time", body = ErrorBody)))]
+pub(crate) async fn reconcile_withdrawal(
     State(state): State<AppState>,
     _: Operator,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Reconciliation>, ApiError> {
     let id = Uuid::parse_str(&id).map_err(|_| ApiError::not_found("withdrawal"))?;
     let row = withdrawals::find(&state.pool, id)
         .await?
@@ -111,46 +167,85 @@ async fn reconcile_withdrawal(
     let row = withdrawals::find(&state.pool, id)
         .await?
         .ok_or_else(|| ApiError::not_found("withdrawal"))?;
-    Ok(Json(json!({
-        "provider_status": event.as_ref().map(|e| e.provider_status.clone()),
-        "new_event": applied,
-        "withdrawal": WithdrawalView::from(&row),
-    })))
+    Ok(Json(Reconciliation {
+        provider_status: event.as_ref().map(|e| e.provider_status.clone()),
+        new_event: applied,
+        withdrawal: WithdrawalView::from(&row),
+    }))
 }
 
 /// Runs one poll round for the account now (feeds, confirmations, open withdrawals).
-async fn poll_now(
+#[utoipa::path(post, path = "/ops/accounts/{id}/poll", tag = "accounts",
+    params(("id" = String, Path, description = "a provider account that is polled (one with feeds, e.g. ChainUp MPC)")),
+    responses((status = 200, description = "what the round did", body = PollResult),
+              (status = 401, description = "missing or wrong ops token", body = ErrorBody),
+              (status = 404, description = "no such provider account, or one that pushes everything and is not polled (`not_polled`)", body = ErrorBody),
+              (status = 409, description = "the provider reports a duplicate", body = ErrorBody),
+              (status = 422, description = "the provider refused", body = ErrorBody),
+              (status = 502, description = "the provider is unavailable", body = ErrorBody),
+              (status = 503, description = "the database is unavailable", body = ErrorBody),
+              (status = 504, description = "the provider did not answer in time", body = ErrorBody)))]
+pub(crate) async fn poll_now(
     State(state): State<AppState>,
     _: Operator,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PollResult>, ApiError> {
     let provider = account(&state, &id)?;
     if provider.feeds().is_empty() {
-        return Err(ApiError::bad_request(
+        // There is no poll of this account, as a path it does not have: 404 rather than 400.
+        return Err(ApiError::new(
+            axum::http::StatusCode::NOT_FOUND,
             "not_polled",
             "this provider pushes everything; there is nothing to poll",
         ));
     }
     match poll_account(&state, provider.as_ref()).await {
-        Ok(report) => Ok(Json(json!({ "report": report }))),
+        Ok(report) => Ok(Json(PollResult {
+            report: json!(report),
+        })),
         Err(PollError::Database(err)) => Err(err.into()),
         Err(PollError::Provider(err)) => Err(err.into()),
     }
 }
 
-#[derive(Deserialize)]
-struct CallbackQuery {
+/// An ops listing's size: 100 by default, at most 1000.
+fn ops_limit(limit: Option<i64>) -> Result<i64, ApiError> {
+    let limit = limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "limit must be between 1 and 1000",
+        ));
+    }
+    Ok(limit)
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct CallbackQuery {
+    /// Only callbacks to this provider account.
+    #[param(pattern = r"^[^\u0000]*$")]
     account: Option<String>,
+    /// Only callbacks with this outcome, e.g. `processed` or `rejected`.
+    #[param(pattern = r"^[^\u0000]*$")]
     outcome: Option<String>,
+    /// How many, newest first; 100 by default.
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
 }
 
-async fn list_callbacks(
+/// Provider callbacks as received, newest first.
+#[utoipa::path(get, path = "/ops/callbacks", tag = "callbacks", params(CallbackQuery),
+    responses((status = 200, description = "the callbacks", body = CallbackList),
+              (status = 400, description = "invalid query", body = ErrorBody),
+              (status = 401, description = "missing or wrong ops token", body = ErrorBody),
+              (status = 503, description = "the database is unavailable", body = ErrorBody)))]
+pub(crate) async fn list_callbacks(
     State(state): State<AppState>,
     _: Operator,
     QueryParams(query): QueryParams<CallbackQuery>,
-) -> Result<Json<Value>, ApiError> {
-    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+) -> Result<Json<CallbackList>, ApiError> {
+    let limit = ops_limit(query.limit)?;
     let rows = callbacks::list_callbacks(
         &state.pool,
         query.account.as_deref(),
@@ -158,111 +253,178 @@ async fn list_callbacks(
         limit,
     )
     .await?;
-    Ok(Json(json!({ "data": rows })))
+    Ok(Json(CallbackList { data: json!(rows) }))
 }
 
-#[derive(Deserialize)]
-struct EventQuery {
-    /// applied | stale | unknown_status | orphan | needs_review | invalid | approved | refused | noted
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct EventQuery {
+    /// Only events with this outcome: `applied`, `stale`, `unknown_status`, `orphan`,
+    /// `needs_review`, `invalid`, or for approval calls `approved`, `refused`, `noted`.
+    #[param(pattern = r"^[^\u0000]*$")]
     outcome: Option<String>,
+    /// How many, newest first; 100 by default.
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
 }
 
-async fn list_events(
+/// Normalized provider events, newest first.
+#[utoipa::path(get, path = "/ops/events", tag = "callbacks", params(EventQuery),
+    responses((status = 200, description = "the events", body = ProviderEventList),
+              (status = 400, description = "invalid query", body = ErrorBody),
+              (status = 401, description = "missing or wrong ops token", body = ErrorBody),
+              (status = 503, description = "the database is unavailable", body = ErrorBody)))]
+pub(crate) async fn list_events(
     State(state): State<AppState>,
     _: Operator,
     QueryParams(query): QueryParams<EventQuery>,
-) -> Result<Json<Value>, ApiError> {
-    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+) -> Result<Json<ProviderEventList>, ApiError> {
+    let limit = ops_limit(query.limit)?;
     let rows = callbacks::list_events(&state.pool, query.outcome.as_deref(), None, limit).await?;
-    Ok(Json(json!({ "data": rows })))
+    Ok(Json(ProviderEventList { data: json!(rows) }))
 }
 
 /// Flagged withdrawals, and those not terminal for over 30 minutes.
-async fn withdrawals_needing_attention(
+#[utoipa::path(get, path = "/ops/withdrawals/attention", tag = "withdrawals",
+    responses((status = 200, description = "the withdrawals needing attention", body = AttentionList),
+              (status = 401, description = "missing or wrong ops token", body = ErrorBody),
+              (status = 503, description = "the database is unavailable", body = ErrorBody)))]
+pub(crate) async fn withdrawals_needing_attention(
     State(state): State<AppState>,
     _: Operator,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AttentionList>, ApiError> {
     let rows = withdrawals::list_needing_attention(&state.pool, 30 * 60).await?;
-    let data: Vec<Value> = rows
+    let data = rows
         .iter()
-        .map(|row| {
-            json!({ "merchant_id": row.merchant_id, "withdrawal": WithdrawalView::from(row),
-                           "review_reason": row.review_reason })
+        .map(|row| AttentionItem {
+            merchant_id: row.merchant_id,
+            withdrawal: WithdrawalView::from(row),
+            review_reason: row.review_reason.clone(),
         })
         .collect();
-    Ok(Json(json!({ "data": data })))
+    Ok(Json(AttentionList { data }))
 }
 
-async fn accounts(State(state): State<AppState>, _: Operator) -> Json<Value> {
-    let data: Vec<Value> = state
+/// The configured provider accounts, their assets and callback URLs.
+#[utoipa::path(get, path = "/ops/accounts", tag = "accounts",
+    responses((status = 200, description = "the accounts", body = AccountList),
+              (status = 401, description = "missing or wrong ops token", body = ErrorBody)))]
+pub(crate) async fn accounts(State(state): State<AppState>, _: Operator) -> Json<AccountList> {
+    let data = state
         .registry
         .all()
-        .map(|p| {
-            json!({ "id": p.account_id(), "kind": p.kind().as_str(), "assets": p.assets(),
-                         "callback_url": state.callback_url(p.account_id()) })
+        .map(|p| Account {
+            id: p.account_id().to_owned(),
+            kind: p.kind().as_str().to_owned(),
+            assets: json!(p.assets()),
+            callback_url: state.callback_url(p.account_id()),
         })
         .collect();
-    Json(json!({ "data": data }))
+    Json(AccountList { data })
 }
 
 /// The coins the provider reports right now, each with the chain/asset it maps to here.
-async fn account_assets(
+#[utoipa::path(get, path = "/ops/accounts/{id}/assets", tag = "accounts",
+    params(("id" = String, Path, description = "a provider account")),
+    responses((status = 200, description = "the provider's coins", body = RemoteAssetList),
+              (status = 400, description = "the provider offers no coin list (`unsupported`)", body = ErrorBody),
+              (status = 401, description = "missing or wrong ops token", body = ErrorBody),
+              (status = 404, description = "no such provider account", body = ErrorBody),
+              (status = 409, description = "the provider reports a duplicate", body = ErrorBody),
+              (status = 422, description = "the provider refused", body = ErrorBody),
+              (status = 502, description = "the provider is unavailable", body = ErrorBody),
+              (status = 504, description = "the provider did not answer in time", body = ErrorBody)))]
+pub(crate) async fn account_assets(
     State(state): State<AppState>,
     _: Operator,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RemoteAssetList>, ApiError> {
     let provider = account(&state, &id)?;
     let assets = provider.supported_assets().await?;
-    Ok(Json(json!({ "data": assets })))
+    Ok(Json(RemoteAssetList {
+        data: json!(assets),
+    }))
 }
 
-#[derive(Deserialize)]
-struct DeliveryQuery {
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct DeliveryQuery {
+    /// Only this merchant's deliveries.
     merchant: Option<Uuid>,
-    /// pending | delivered | failed
+    /// Only deliveries in this state.
+    #[param(value_type = Option<DeliveryState>, inline)]
     state: Option<String>,
+    /// How many, newest first; 100 by default.
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
 }
 
-async fn list_deliveries(
+/// Webhook deliveries, newest first.
+#[utoipa::path(get, path = "/ops/webhooks", tag = "webhooks", params(DeliveryQuery),
+    responses((status = 200, description = "the deliveries", body = DeliveryList),
+              (status = 400, description = "invalid query", body = ErrorBody),
+              (status = 401, description = "missing or wrong ops token", body = ErrorBody),
+              (status = 503, description = "the database is unavailable", body = ErrorBody)))]
+pub(crate) async fn list_deliveries(
     State(state): State<AppState>,
     _: Operator,
     QueryParams(query): QueryParams<DeliveryQuery>,
-) -> Result<Json<Value>, ApiError> {
-    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
-    let rows =
-        webhooks::list_deliveries(&state.pool, query.merchant, query.state.as_deref(), limit)
-            .await?;
-    Ok(Json(json!({ "data": rows })))
+) -> Result<Json<DeliveryList>, ApiError> {
+    let limit = ops_limit(query.limit)?;
+    let which = match query.state.as_deref() {
+        None => None,
+        Some(text) => Some(DeliveryState::parse(text).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_query",
+                "state must be pending, delivered or failed",
+            )
+        })?),
+    };
+    let data = webhooks::list_deliveries(
+        &state.pool,
+        query.merchant,
+        which.as_ref().map(DeliveryState::as_str),
+        limit,
+    )
+    .await?;
+    Ok(Json(DeliveryList { data }))
 }
 
-#[derive(Deserialize)]
-struct ReplayQuery {
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ReplayQuery {
+    /// Only this merchant's deliveries.
     merchant: Option<Uuid>,
+    /// Only deliveries created at or after this time.
     since: Option<chrono::DateTime<chrono::Utc>>,
     /// Which deliveries to send again; `failed` by default.
+    #[param(value_type = Option<ReplayState>, inline)]
     state: Option<String>,
 }
 
 /// Sends failed deliveries again, on a fresh retry schedule.
-async fn replay_webhooks(
+#[utoipa::path(post, path = "/ops/webhooks/replay", tag = "webhooks", params(ReplayQuery),
+    responses((status = 200, description = "how many deliveries were queued again", body = Replayed),
+              (status = 400, description = "invalid query", body = ErrorBody),
+              (status = 401, description = "missing or wrong ops token", body = ErrorBody),
+              (status = 503, description = "the database is unavailable", body = ErrorBody)))]
+pub(crate) async fn replay_webhooks(
     State(state): State<AppState>,
     _: Operator,
     QueryParams(query): QueryParams<ReplayQuery>,
-) -> Result<Json<Value>, ApiError> {
-    let which = query.state.as_deref().unwrap_or("failed");
-    if !matches!(which, "failed" | "delivered") {
-        return Err(ApiError::bad_request(
-            "invalid_query",
-            "state must be failed or delivered",
-        ));
+) -> Result<Json<Replayed>, ApiError> {
+    let which = match query.state.as_deref() {
+        None => ReplayState::Failed,
+        Some(text) => ReplayState::parse(text).ok_or_else(|| {
+            ApiError::bad_request("invalid_query", "state must be failed or delivered")
+        })?,
     }
+    .as_str();
     let replayed = webhooks::replay(&state.pool, query.merchant, query.since, which).await?;
     tracing::info!(
         replayed,
         state = which,
         "webhook deliveries queued again by an operator"
     );
-    Ok(Json(json!({ "replayed": replayed })))
+    Ok(Json(Replayed { replayed }))
 }

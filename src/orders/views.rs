@@ -5,6 +5,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::domain::money::to_wire;
+use crate::domain::{DepositState, WithdrawalState};
 use crate::store::addresses::AddressRow;
 use crate::store::deposits::DepositRow;
 use crate::store::transitions::TransitionRow;
@@ -45,10 +46,13 @@ pub struct DepositView {
     pub asset: String,
     pub address: String,
     pub memo: Option<String>,
+    #[schema(pattern = r"^[0-9]+(\.[0-9]+)?$", example = "12.5")]
     pub amount: String,
+    #[schema(pattern = r"^[0-9]+(\.[0-9]+)?$")]
     pub fee: Option<String>,
     pub tx_hash: Option<String>,
     pub block_height: Option<i64>,
+    #[schema(value_type = DepositState)]
     pub state: String,
     pub needs_review: bool,
     pub provider: String,
@@ -93,18 +97,23 @@ pub struct WithdrawalView {
     pub client_order_id: String,
     pub chain: String,
     pub asset: String,
+    #[schema(pattern = r"^[0-9]+(\.[0-9]+)?$", example = "25.5")]
     pub amount: String,
     pub to_address: String,
     pub memo: Option<String>,
+    #[schema(value_type = WithdrawalState)]
     pub state: String,
     pub provider: String,
     pub provider_request_id: String,
     pub tx_hash: Option<String>,
+    #[schema(pattern = r"^[0-9]+(\.[0-9]+)?$")]
     pub fee: Option<String>,
     pub error: Option<ErrorView>,
     pub needs_review: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The state changes so far, oldest first; in answers about one withdrawal, not in listings
+    /// or webhooks.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub history: Option<Vec<TransitionRow>>,
 }

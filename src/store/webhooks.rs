@@ -143,7 +143,7 @@ pub async fn disable_endpoint(
     Ok(())
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct WebhookEndpoint {
     pub webhook_url: Option<String>,
     pub webhook_disabled_at: Option<DateTime<Utc>>,
@@ -197,14 +197,17 @@ pub async fn rotate_secret(
     .await
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Delivery {
     pub id: Uuid,
     pub merchant_id: Uuid,
     pub event_type: String,
     pub order_id: Option<Uuid>,
     pub sequence: i64,
+    /// The event as delivered.
+    #[schema(value_type = Object)]
     pub payload: serde_json::Value,
+    /// `pending`, `delivered` or `failed`.
     pub state: String,
     pub attempts: i32,
     pub next_attempt_at: DateTime<Utc>,
@@ -269,7 +272,7 @@ pub async fn list_deliveries(
     .await
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Attempt {
     pub attempted_at: DateTime<Utc>,
     pub status_code: Option<i32>,

@@ -1,0 +1,253 @@
+//! The JSON shapes of the ops API. Rows that other modules own (callbacks, provider events, poll
+//! reports, provider coins) are described here field by field; `tests/openapi.rs` checks that the
+//! answers have exactly these fields.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa::openapi::schema::{OneOfBuilder, Ref, Schema};
+use uuid::Uuid;
+
+use crate::orders::views::WithdrawalView;
+use crate::store::transitions::TransitionRow;
+use crate::store::webhooks::Delivery;
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderKindName {
+    Deposit,
+    Withdrawal,
+}
+
+/// A deposit or withdrawal with the merchant it belongs to.
+#[derive(Serialize, ToSchema)]
+pub struct OrderMatch {
+    pub kind: OrderKindName,
+    pub merchant_id: Uuid,
+    #[schema(schema_with = deposit_or_withdrawal)]
+    pub order: Value,
+}
+
+/// A deposit or withdrawal with its merchant, and why it is flagged for review if it is.
+#[derive(Serialize, ToSchema)]
+pub struct OpsOrder {
+    pub kind: OrderKindName,
+    pub merchant_id: Uuid,
+    #[schema(schema_with = deposit_or_withdrawal)]
+    pub order: Value,
+    pub review_reason: Option<String>,
+    /// What the provider said when a submission failed, in its own words (withdrawals).
+    pub provider_error: Option<ProviderErrorText>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ProviderErrorText {
+    /// The provider's refusal code, when it refused.
+    pub code: Option<String>,
+    pub text: String,
+}
+
+fn deposit_or_withdrawal() -> Schema {
+    Schema::OneOf(
+        OneOfBuilder::new()
+            .item(Ref::from_schema_name("DepositView"))
+            .item(Ref::from_schema_name("WithdrawalView"))
+            .build(),
+    )
+}
+
+/// An order, its state history and the provider events behind it.
+#[derive(Serialize, ToSchema)]
+pub struct OrderDetail {
+    pub order: OpsOrder,
+    pub history: Vec<TransitionRow>,
+    /// Provider events of this order, newest first (at most 200).
+    #[schema(value_type = Vec<ProviderEventRecord>)]
+    pub events: Value,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OrderSearch {
+    pub data: Vec<OrderMatch>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Reconciliation {
+    /// The provider's status as it answered; null when it does not know the withdrawal.
+    pub provider_status: Option<String>,
+    /// Whether the answer was news (a new event, applied or recorded).
+    pub new_event: bool,
+    pub withdrawal: WithdrawalView,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PollResult {
+    #[schema(value_type = PollReportRecord)]
+    pub report: Value,
+}
+
+/// What one poll round did (`workers::pollers::PollReport`).
+#[derive(Serialize, ToSchema)]
+pub struct PollReportRecord {
+    /// Another instance holds the account's lock: nothing was done.
+    pub skipped: bool,
+    pub pages: u32,
+    pub new_events: u32,
+    pub confirmed: u32,
+    /// Open withdrawals whose status query brought news.
+    pub reconciled: u32,
+}
+
+/// A provider callback as received (`store::callbacks::CallbackRow`), credentials redacted.
+#[derive(Serialize, ToSchema)]
+pub struct CallbackRecord {
+    pub id: Uuid,
+    pub account_id: String,
+    pub received_at: DateTime<Utc>,
+    pub content_type: Option<String>,
+    #[schema(value_type = Object)]
+    pub headers: Value,
+    /// The body as received; an escaped rendering when it is not storable text.
+    pub body: String,
+    /// Base64 of the exact bytes, when `body` is an escaped rendering.
+    pub raw_body: Option<String>,
+    pub verified: bool,
+    /// `processed`, `duplicate` or `rejected`.
+    pub outcome: String,
+    pub reject_reason: Option<String>,
+    pub event_count: i32,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CallbackList {
+    #[schema(value_type = Vec<CallbackRecord>)]
+    pub data: Value,
+}
+
+/// A normalized provider event (`store::callbacks::EventRow`).
+#[derive(Serialize, ToSchema)]
+pub struct ProviderEventRecord {
+    pub id: i64,
+    pub account_id: String,
+    /// The stable key that makes it exactly-once, e.g. Udun `tradeId:tradeType:status`.
+    pub event_key: String,
+    pub callback_id: Option<Uuid>,
+    /// `callback`, `poll` or `ops`.
+    pub source: String,
+    /// `deposit` or `withdrawal`.
+    pub order_kind: String,
+    pub provider_ref: Option<String>,
+    pub provider_status: String,
+    #[schema(value_type = Object)]
+    pub payload: Value,
+    /// `applied`, `stale`, `unknown_status`, `orphan`, `needs_review` (or `pending` while applied).
+    pub outcome: String,
+    pub outcome_detail: Option<String>,
+    pub order_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ProviderEventList {
+    #[schema(value_type = Vec<ProviderEventRecord>)]
+    pub data: Value,
+}
+
+/// A withdrawal that is flagged, or not final after 30 minutes.
+#[derive(Serialize, ToSchema)]
+pub struct AttentionItem {
+    pub merchant_id: Uuid,
+    pub withdrawal: WithdrawalView,
+    pub review_reason: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AttentionList {
+    pub data: Vec<AttentionItem>,
+}
+
+/// One chain/asset of an account as configured (`providers::AssetInfo`).
+#[derive(Serialize, ToSchema)]
+pub struct AccountAsset {
+    pub chain: String,
+    pub asset: String,
+    pub decimals: u32,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Account {
+    pub id: String,
+    /// `udun` or `chainup_mpc`.
+    pub kind: String,
+    #[schema(value_type = Vec<AccountAsset>)]
+    pub assets: Value,
+    /// Where the provider sends this account's callbacks.
+    pub callback_url: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AccountList {
+    pub data: Vec<Account>,
+}
+
+/// A coin the provider reports for the account (`providers::RemoteAsset`).
+#[derive(Serialize, ToSchema)]
+pub struct RemoteAssetRecord {
+    pub symbol: String,
+    pub name: String,
+    pub decimals: u32,
+    /// The provider's own identifiers, e.g. Udun `mainCoinType`/`coinType`.
+    #[schema(value_type = Object)]
+    pub provider_ids: Value,
+    /// The chain/asset it maps to in this account's configuration; null when unmapped.
+    pub mapped_to: Option<ChainAssetRecord>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ChainAssetRecord {
+    pub chain: String,
+    pub asset: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RemoteAssetList {
+    #[schema(value_type = Vec<RemoteAssetRecord>)]
+    pub data: Value,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DeliveryList {
+    pub data: Vec<Delivery>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Replayed {
+    /// How many deliveries were queued again.
+    pub replayed: u64,
+}
+
+/// The delivery states a replay can start from.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplayState {
+    Failed,
+    Delivered,
+}
+
+impl ReplayState {
+    pub fn parse(text: &str) -> Option<ReplayState> {
+        Some(match text {
+            "failed" => ReplayState::Failed,
+            "delivered" => ReplayState::Delivered,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ReplayState::Failed => "failed",
+            ReplayState::Delivered => "delivered",
+        }
+    }
+}
