@@ -319,6 +319,13 @@ impl Settings {
         Ok(settings)
     }
 
+    /// How long a send to a provider may hold a withdrawal: longer than any account's provider
+    /// timeout, so that a lease never ends while its request may still be in flight.
+    pub fn send_lease_secs(&self) -> u64 {
+        let longest = self.providers.iter().map(|a| a.timeout_secs).max();
+        longest.unwrap_or_else(default_timeout_secs) + 30
+    }
+
     pub fn database_url(&self) -> &str {
         self.database.url.expose_secret()
     }
@@ -426,6 +433,10 @@ pub struct WorkerSettings {
     /// How long a withdrawal must have been `accepted` or `unknown` before it is sent again.
     #[serde(default = "default_resubmit_after")]
     pub resubmit_after_secs: u64,
+    /// How long `POST /v1/withdrawals` waits for the provider's answer. After that it answers 202
+    /// with the withdrawal as it stands; the send goes on in the background.
+    #[serde(default = "default_submit_wait_ms")]
+    pub submit_wait_ms: u64,
 }
 
 impl Default for WorkerSettings {
@@ -433,6 +444,7 @@ impl Default for WorkerSettings {
         WorkerSettings {
             resubmit_interval_secs: default_resubmit_interval(),
             resubmit_after_secs: default_resubmit_after(),
+            submit_wait_ms: default_submit_wait_ms(),
         }
     }
 }
@@ -442,6 +454,9 @@ fn default_resubmit_interval() -> u64 {
 }
 fn default_resubmit_after() -> u64 {
     60
+}
+fn default_submit_wait_ms() -> u64 {
+    5_000
 }
 
 #[derive(Debug, Clone, Deserialize)]

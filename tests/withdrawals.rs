@@ -469,3 +469,63 @@ async fn withdrawals_are_listed_newest_first_by_state_and_cursor() {
     let (_, theirs) = app.get_as(&other, "/v1/withdrawals").await;
     assert!(theirs["data"].as_array().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_slow_provider_sees_one_request_at_a_time_and_the_merchant_an_answer_in_seconds() {
+    let app = TestApp::spawn_with(TestOptions {
+        provider_timeout_secs: 40,
+        submit_wait_ms: 2_000,
+        ..TestOptions::default()
+    })
+    .await;
+    app.sim(
+        "/faults",
+        &json!({ "withdraw": ["accept_then_stall"], "stall_ms": 25_000 }),
+    )
+    .await;
+    let started = std::time::Instant::now();
+    let (status, created) = app.withdraw(&usdt_withdrawal("order-slow", "3")).await;
+    let answered_after = started.elapsed();
+    assert_eq!(status, StatusCode::ACCEPTED, "{created}");
+    assert_eq!(created["state"], "accepted");
+    assert!(
+        answered_after < std::time::Duration::from_secs(20),
+        "answered after {answered_after:?}, not after the provider's 25 s"
+    );
+    let id = str_of(&created, "id").to_owned();
+    let request_id = str_of(&created, "provider_request_id").to_owned();
+
+    // While the provider holds its reply, the resubmission worker (of this or any instance) keeps
+    // finding the withdrawal leased, and never sends it a second time.
+    let deadline = started + std::time::Duration::from_secs(45);
+    loop {
+        assert_eq!(resubmit_due(&app.gateway.state, 0).await.unwrap(), 0);
+        let seen = app.sim_withdrawals().await;
+        assert!(seen.len() <= 1);
+        if let Some(at_udun) = seen.first() {
+            assert_eq!(at_udun["requests"], 1, "one request in all");
+            assert_eq!(at_udun["max_in_flight"], 1, "never two at once");
+            assert_eq!(at_udun["business_id"], request_id.as_str());
+        }
+        let (_, now) = app.get(&format!("/v1/withdrawals/{id}")).await;
+        if now["state"] == "submitted" {
+            assert_eq!(now["provider_request_id"], request_id.as_str());
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still {}",
+            now["state"]
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    assert!(started.elapsed() >= std::time::Duration::from_secs(24));
+    // The lease ended with the outcome: the withdrawal is no longer held.
+    let leased: Option<chrono::DateTime<chrono::Utc>> =
+        sqlx::query_scalar("SELECT send_lease_until FROM withdrawals WHERE id = $1")
+            .bind(uuid::Uuid::parse_str(&id).unwrap())
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(leased, None);
+}

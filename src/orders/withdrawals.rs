@@ -1,6 +1,9 @@
 //! Withdrawals: idempotent creation, submission with a stable provider request id, and callbacks.
 //! A withdrawal never fails over to another account, and only a definitive refusal rejects it.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -68,6 +71,7 @@ pub async fn request_withdrawal(
             to_address: &input.to_address,
             memo: input.memo.as_deref(),
         },
+        state.settings.send_lease_secs(),
     )
     .await?;
     let Some(row) = inserted else {
@@ -92,8 +96,39 @@ pub async fn request_withdrawal(
     tx.commit().await?;
     tracing::info!(withdrawal = %row.id, account = %row.account_id, "withdrawal accepted");
 
-    let row = submit(state, provider.as_ref(), row, Attempt::First).await?;
-    Ok((row, true))
+    Ok((submit_within_wait(state, provider, row).await?, true))
+}
+
+/// Sends the first attempt in a task of its own, and waits for it at most the configured time:
+/// past that the merchant gets the withdrawal as it stands (`accepted`) and the task finishes the
+/// job, holding the send lease, whether or not the merchant is still waiting.
+async fn submit_within_wait(
+    state: &AppState,
+    provider: Arc<dyn Provider>,
+    row: WithdrawalRow,
+) -> Result<WithdrawalRow, sqlx::Error> {
+    let id = row.id;
+    let task_state = state.clone();
+    let mut sending =
+        tokio::spawn(
+            async move { submit(&task_state, provider.as_ref(), row, Attempt::First).await },
+        );
+    let wait = Duration::from_millis(state.settings.workers.submit_wait_ms);
+    match tokio::time::timeout(wait, &mut sending).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(panicked)) => {
+            tracing::error!(withdrawal = %id, error = %panicked, "withdrawal send failed; the resubmission worker takes it over once its lease ends");
+            withdrawals::find(&state.pool, id)
+                .await?
+                .ok_or(sqlx::Error::RowNotFound)
+        }
+        Err(_) => {
+            tracing::info!(withdrawal = %id, "provider slow to answer; answering now, the send goes on");
+            withdrawals::find(&state.pool, id)
+                .await?
+                .ok_or(sqlx::Error::RowNotFound)
+        }
+    }
 }
 
 /// The stored withdrawal when the repeated request is the same; 409 when it differs.
@@ -145,7 +180,8 @@ pub enum Attempt {
     Repeat,
 }
 
-/// Sends the withdrawal to its provider and records the outcome.
+/// Sends the withdrawal to its provider and records the outcome, ending the send lease that the
+/// caller holds.
 pub async fn submit(
     state: &AppState,
     provider: &dyn Provider,
@@ -178,6 +214,7 @@ pub async fn submit(
         }
         Err(err @ ProviderError::Unreachable(_)) => {
             tracing::warn!(withdrawal = %row.id, error = %err, "provider unreachable; the withdrawal will be sent again");
+            withdrawals::release_send_lease(&state.pool, row.id).await?;
             return Ok(row);
         }
         Err(err) => {
@@ -185,6 +222,7 @@ pub async fn submit(
             tracing::warn!(withdrawal = %row.id, reason = %reason, "withdrawal needs review");
             let mut tx = state.pool.begin().await?;
             withdrawals::flag_for_review(&mut tx, row.id, &escape_nul(&reason)).await?;
+            withdrawals::release_send_lease(&mut *tx, row.id).await?;
             let row = withdrawals::lock(&mut tx, row.id).await?;
             tx.commit().await?;
             return Ok(row);
@@ -202,6 +240,7 @@ pub async fn submit(
         None => WithdrawalChanges::default(),
     };
     let mut tx = state.pool.begin().await?;
+    withdrawals::release_send_lease(&mut *tx, row.id).await?;
     let row = move_withdrawal(&mut tx, row.id, target, &changes, "api", None).await?;
     tx.commit().await?;
     Ok(row)

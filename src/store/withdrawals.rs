@@ -25,6 +25,8 @@ pub struct WithdrawalRow {
     /// The provider's own code and text, for ops only.
     pub provider_error_code: Option<String>,
     pub provider_error: Option<String>,
+    /// Set while a send to the provider may be in flight.
+    pub send_lease_until: Option<DateTime<Utc>>,
     pub needs_review: bool,
     pub review_reason: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -44,15 +46,18 @@ pub struct NewWithdrawal<'a> {
     pub memo: Option<&'a str>,
 }
 
-/// Inserts the withdrawal as `accepted`; `None` when the merchant already used this client order id.
+/// Inserts the withdrawal as `accepted`, its first send leased for `lease_secs`; `None` when the
+/// merchant already used this client order id.
 pub async fn insert_accepted(
     conn: &mut PgConnection,
     new: &NewWithdrawal<'_>,
+    lease_secs: u64,
 ) -> Result<Option<WithdrawalRow>, sqlx::Error> {
     sqlx::query_as(
         "INSERT INTO withdrawals (id, merchant_id, client_order_id, account_id, provider_request_id, chain,
-                                  asset, amount, to_address, memo, state)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'accepted')
+                                  asset, amount, to_address, memo, state, send_lease_until)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'accepted',
+                 now() + make_interval(secs => $11))
          ON CONFLICT ON CONSTRAINT withdrawals_client_order_unique DO NOTHING
          RETURNING *",
     )
@@ -66,6 +71,7 @@ pub async fn insert_accepted(
     .bind(new.amount)
     .bind(new.to_address)
     .bind(new.memo)
+    .bind(lease_secs as f64)
     .fetch_optional(conn)
     .await
 }
@@ -209,25 +215,38 @@ pub async fn list_needing_attention(
     .await
 }
 
-/// Claims withdrawals due for another submission: `accepted` or `unknown` and untouched for
-/// `after_secs`. Claiming touches `updated_at`, so other instances skip them for the same period.
+/// Claims withdrawals due for another submission: `accepted` or `unknown`, untouched for
+/// `after_secs`, and not being sent now (no live send lease). Each claimed row gets a lease of
+/// `lease_secs`, so no other worker or instance sends it meanwhile.
 pub async fn claim_for_resubmission(
     pool: &PgPool,
-    after_secs: i64,
+    after_secs: u64,
+    lease_secs: u64,
     limit: i64,
 ) -> Result<Vec<WithdrawalRow>, sqlx::Error> {
     sqlx::query_as(
-        "UPDATE withdrawals SET updated_at = now()
+        "UPDATE withdrawals SET updated_at = now(), send_lease_until = now() + make_interval(secs => $2)
          WHERE id IN (SELECT id FROM withdrawals
                       WHERE state IN ('accepted', 'unknown') AND NOT needs_review
                         AND updated_at < now() - make_interval(secs => $1)
-                      ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+                        AND (send_lease_until IS NULL OR send_lease_until < now())
+                      ORDER BY updated_at LIMIT $3 FOR UPDATE SKIP LOCKED)
          RETURNING *",
     )
     .bind(after_secs as f64)
+    .bind(lease_secs as f64)
     .bind(limit)
     .fetch_all(pool)
     .await
+}
+
+/// Ends the send lease: the outcome of the send is recorded.
+pub async fn release_send_lease(db: impl PgExecutor<'_>, id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE withdrawals SET send_lease_until = NULL WHERE id = $1")
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
 }
 
 /// The merchant's withdrawals, newest first, after the withdrawal `after`.

@@ -30,24 +30,29 @@ pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
 
 /// One pass; returns how many withdrawals were sent again.
 pub async fn resubmit_due(state: &AppState, after_secs: u64) -> Result<usize, sqlx::Error> {
-    let due = withdrawals::claim_for_resubmission(&state.pool, after_secs as i64, 20).await?;
+    let lease = state.settings.send_lease_secs();
+    let due = withdrawals::claim_for_resubmission(&state.pool, after_secs, lease, 20).await?;
     let count = due.len();
     for row in due {
         let Some(provider) = state.registry.get(&row.account_id) else {
             tracing::error!(withdrawal = %row.id, account = %row.account_id, "withdrawal's account is not configured");
             continue;
         };
+        let id = row.id;
         match provider.withdrawal_status(&row.provider_request_id).await {
             Ok(Some(event)) => {
-                tracing::info!(withdrawal = %row.id, status = %event.provider_status, "withdrawal found at the provider");
+                tracing::info!(withdrawal = %id, status = %event.provider_status, "withdrawal found at the provider");
                 record_asked_event(&state.pool, &row.account_id, "poll", &event).await?;
+                withdrawals::release_send_lease(&state.pool, id).await?;
             }
             Ok(None) | Err(ProviderError::Unsupported(_)) => {
-                tracing::info!(withdrawal = %row.id, state = %row.state, "sending withdrawal again");
+                tracing::info!(withdrawal = %id, state = %row.state, "sending withdrawal again");
+                // `submit` ends the lease with the outcome.
                 submit(state, provider.as_ref(), row, Attempt::Repeat).await?;
             }
             Err(err) => {
-                tracing::warn!(withdrawal = %row.id, error = %err, "withdrawal status unavailable; trying later");
+                tracing::warn!(withdrawal = %id, error = %err, "withdrawal status unavailable; trying later");
+                withdrawals::release_send_lease(&state.pool, id).await?;
             }
         }
     }

@@ -47,6 +47,8 @@ pub struct TestOptions {
     pub approval_allow_from: Vec<&'static str>,
     /// `server.trusted_proxies`.
     pub trusted_proxies: Vec<&'static str>,
+    /// `workers.submit_wait_ms`: how long a withdrawal request waits for the provider.
+    pub submit_wait_ms: u64,
     /// Reach PostgreSQL through this server URL (e.g. a relay a test can cut) instead.
     pub database_server: Option<String>,
 }
@@ -64,6 +66,7 @@ impl Default for TestOptions {
             approval_allow_from: Vec::new(),
             trusted_proxies: Vec::new(),
             database_server: None,
+            submit_wait_ms: 5_000,
         }
     }
 }
@@ -108,6 +111,7 @@ reconcile_after_secs = 0
 [workers]
 resubmit_interval_secs = 3600
 resubmit_after_secs = 0
+submit_wait_ms = {submit_wait_ms}
 
 [webhooks]
 workers = {webhook_workers}
@@ -203,6 +207,7 @@ confirmations = 12
         schedule = options.retry_schedule_ms,
         allow_private = options.allow_private_addresses,
         trusted_proxies = options.trusted_proxies,
+        submit_wait_ms = options.submit_wait_ms,
         allow_from = options.approval_allow_from,
         approval_token = options
             .approval_token

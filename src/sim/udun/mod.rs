@@ -48,6 +48,8 @@ pub struct SimWithdrawal {
     pub status: u8,
     /// How many withdraw requests carried this businessId (repeats are answered 4288).
     pub requests: u32,
+    /// The most requests with this businessId that were in flight at the same moment.
+    pub max_in_flight: u32,
 }
 
 /// A fault to inject into the next withdraw request.
@@ -71,6 +73,41 @@ struct SimData {
     withdraw_faults: VecDeque<WithdrawFault>,
     stall_ms: u64,
     next_trade_id: u64,
+    /// Withdraw requests being answered now, by businessId.
+    in_flight: HashMap<String, u32>,
+}
+
+/// Counts one withdraw request as in flight until it is answered (or its caller goes away).
+struct InFlight {
+    sim: SimState,
+    business_id: String,
+}
+
+impl InFlight {
+    /// Starts counting; returns the guard and how many are in flight now, this one included.
+    fn start(sim: &SimState, business_id: &str) -> (InFlight, u32) {
+        let mut data = sim.data.lock().unwrap();
+        let count = data.in_flight.entry(business_id.to_owned()).or_default();
+        *count += 1;
+        let now = *count;
+        if let Some(existing) = data.withdrawals.get_mut(business_id) {
+            existing.max_in_flight = existing.max_in_flight.max(now);
+        }
+        let guard = InFlight {
+            sim: sim.clone(),
+            business_id: business_id.to_owned(),
+        };
+        (guard, now)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let mut data = self.sim.data.lock().unwrap();
+        if let Some(count) = data.in_flight.get_mut(&self.business_id) {
+            *count = count.saturating_sub(1);
+        }
+    }
 }
 
 pub struct UdunSim {
@@ -265,6 +302,7 @@ async fn handle_withdraw(
             Ok(request) => request,
             Err(answer) => return answer.into_response(),
         };
+    let (_in_flight, in_flight_now) = InFlight::start(&sim, &request.business_id);
     let fault = sim.data.lock().unwrap().withdraw_faults.pop_front();
     if fault == Some(WithdrawFault::Error500) {
         return (
@@ -304,6 +342,7 @@ async fn handle_withdraw(
                 proxypay,
                 status: 0,
                 requests: 1,
+                max_in_flight: in_flight_now,
             },
         );
     }
