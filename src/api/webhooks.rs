@@ -6,7 +6,6 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
-use url::{Host, Url};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -63,29 +62,8 @@ pub(crate) async fn set_endpoint(
     let url = endpoint::check(&body.url, state.settings.webhooks.allow_private_addresses)
         .await
         .map_err(|err| ApiError::bad_request("invalid_webhook_url", err.to_string()))?;
-    if !is_host_name_or_address(&url) {
-        return Err(ApiError::bad_request(
-            "invalid_webhook_url",
-            "webhook URL host must be a name of letters, digits and hyphens, or an IP address",
-        ));
-    }
     let webhook = webhooks::set_endpoint(&state.pool, merchant.id, url.as_str()).await?;
     Ok(Json(WebhookSettings { webhook }))
-}
-
-/// Whether the URL's host is an IP address or a name DNS could hold: labels of letters, digits and
-/// hyphens (an international name is already in its `xn--` form here). The URL standard also lets
-/// through hosts such as `a*`, which no name server resolves.
-fn is_host_name_or_address(url: &Url) -> bool {
-    match url.host() {
-        Some(Host::Domain(name)) => name.split('.').all(|label| {
-            label
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        }),
-        Some(Host::Ipv4(_) | Host::Ipv6(_)) => true,
-        None => false,
-    }
 }
 
 #[utoipa::path(get, path = "/v1/webhook", tag = "webhooks",

@@ -16,6 +16,8 @@ pub enum EndpointError {
     Credentials,
     #[error("webhook URL has no host")]
     NoHost,
+    #[error("webhook URL host must be a name of letters, digits and hyphens, or an IP address")]
+    HostName,
     #[error("webhook URL resolves to a loopback, private or internal address")]
     PrivateAddress,
     #[error("webhook URL host does not resolve")]
@@ -35,6 +37,7 @@ pub fn parse(text: &str, allow_private: bool) -> Result<Url, EndpointError> {
         None => return Err(EndpointError::NoHost),
         Some(Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
         Some(Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
+        Some(Host::Domain(name)) if !is_dns_name(name) => return Err(EndpointError::HostName),
         Some(Host::Domain(_)) => None,
     };
     if let Some(ip) = ip
@@ -44,6 +47,16 @@ pub fn parse(text: &str, allow_private: bool) -> Result<Url, EndpointError> {
         return Err(EndpointError::PrivateAddress);
     }
     Ok(url)
+}
+
+/// A name DNS could hold: labels of letters, digits and hyphens (an international name is already
+/// in its `xn--` form here). The URL standard also lets through hosts such as `a*`.
+fn is_dns_name(name: &str) -> bool {
+    name.split('.').all(|label| {
+        label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    })
 }
 
 /// Parses, then resolves the host and refuses it if any address it resolves to is internal.
@@ -159,6 +172,7 @@ mod tests {
             Err(EndpointError::Credentials)
         );
         assert!(parse("https://example.com/hooks", false).is_ok());
+        assert_eq!(parse("hTtp://A*/x", true), Err(EndpointError::HostName));
     }
 
     #[test]
