@@ -85,7 +85,7 @@ pub(crate) async fn order(
     Ok(Json(OrderDetail {
         order,
         history,
-        events: json!(events),
+        events,
     }))
 }
 
@@ -253,7 +253,7 @@ pub(crate) async fn list_callbacks(
         limit,
     )
     .await?;
-    Ok(Json(CallbackList { data: json!(rows) }))
+    Ok(Json(CallbackList { data: rows }))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -281,7 +281,7 @@ pub(crate) async fn list_events(
 ) -> Result<Json<ProviderEventList>, ApiError> {
     let limit = ops_limit(query.limit)?;
     let rows = callbacks::list_events(&state.pool, query.outcome.as_deref(), None, limit).await?;
-    Ok(Json(ProviderEventList { data: json!(rows) }))
+    Ok(Json(ProviderEventList { data: rows }))
 }
 
 /// Flagged withdrawals, and those not terminal for over 30 minutes.

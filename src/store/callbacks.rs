@@ -125,18 +125,24 @@ pub async fn set_event_outcome(
     Ok(())
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+/// A provider callback as received, credentials redacted.
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct CallbackRow {
     pub id: Uuid,
     pub account_id: String,
     pub received_at: DateTime<Utc>,
     pub content_type: Option<String>,
+    /// Each header by name; values outside the harmless ones are `[redacted]`.
+    #[schema(value_type = Object)]
     pub headers: serde_json::Value,
+    /// The body as received; an escaped rendering when it is not storable text.
     pub body: String,
     /// Base64 of the exact bytes, when `body` is an escaped rendering.
     #[serde(serialize_with = "base64_bytes")]
+    #[schema(value_type = Option<String>)]
     pub raw_body: Option<Vec<u8>>,
     pub verified: bool,
+    /// `processed`, `duplicate` or `rejected`.
     pub outcome: String,
     pub reject_reason: Option<String>,
     pub event_count: i32,
@@ -168,17 +174,24 @@ pub async fn list_callbacks(
     .await
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+/// A normalized provider event.
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct EventRow {
     pub id: i64,
     pub account_id: String,
+    /// The stable key that makes it count once, e.g. Udun `tradeId:tradeType:status`.
     pub event_key: String,
     pub callback_id: Option<Uuid>,
+    /// `callback`, `poll` or `ops`.
     pub source: String,
+    /// `deposit` or `withdrawal`.
     pub order_kind: String,
     pub provider_ref: Option<String>,
     pub provider_status: String,
+    #[schema(value_type = Object)]
     pub payload: serde_json::Value,
+    /// `applied`, `stale`, `unknown_status`, `orphan`, `needs_review`, `invalid`; for approval
+    /// calls `approved`, `refused` or `noted`.
     pub outcome: String,
     pub outcome_detail: Option<String>,
     pub order_id: Option<Uuid>,

@@ -2,12 +2,13 @@
 //! reports, provider coins) are described here field by field; `tests/openapi.rs` checks that the
 //! answers have exactly these fields.
 
-use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 use utoipa::openapi::schema::{OneOfBuilder, Ref, Schema};
 use uuid::Uuid;
+
+use crate::store::callbacks::{CallbackRow, EventRow};
 
 use crate::orders::views::WithdrawalView;
 use crate::store::transitions::TransitionRow;
@@ -63,8 +64,7 @@ pub struct OrderDetail {
     pub order: OpsOrder,
     pub history: Vec<TransitionRow>,
     /// Provider events of this order, newest first (at most 200).
-    #[schema(value_type = Vec<ProviderEventRecord>)]
-    pub events: Value,
+    pub events: Vec<EventRow>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -99,59 +99,14 @@ pub struct PollReportRecord {
     pub reconciled: u32,
 }
 
-/// A provider callback as received (`store::callbacks::CallbackRow`), credentials redacted.
-#[derive(Serialize, ToSchema)]
-pub struct CallbackRecord {
-    pub id: Uuid,
-    pub account_id: String,
-    pub received_at: DateTime<Utc>,
-    pub content_type: Option<String>,
-    #[schema(value_type = Object)]
-    pub headers: Value,
-    /// The body as received; an escaped rendering when it is not storable text.
-    pub body: String,
-    /// Base64 of the exact bytes, when `body` is an escaped rendering.
-    pub raw_body: Option<String>,
-    pub verified: bool,
-    /// `processed`, `duplicate` or `rejected`.
-    pub outcome: String,
-    pub reject_reason: Option<String>,
-    pub event_count: i32,
-}
-
 #[derive(Serialize, ToSchema)]
 pub struct CallbackList {
-    #[schema(value_type = Vec<CallbackRecord>)]
-    pub data: Value,
-}
-
-/// A normalized provider event (`store::callbacks::EventRow`).
-#[derive(Serialize, ToSchema)]
-pub struct ProviderEventRecord {
-    pub id: i64,
-    pub account_id: String,
-    /// The stable key that makes it exactly-once, e.g. Udun `tradeId:tradeType:status`.
-    pub event_key: String,
-    pub callback_id: Option<Uuid>,
-    /// `callback`, `poll` or `ops`.
-    pub source: String,
-    /// `deposit` or `withdrawal`.
-    pub order_kind: String,
-    pub provider_ref: Option<String>,
-    pub provider_status: String,
-    #[schema(value_type = Object)]
-    pub payload: Value,
-    /// `applied`, `stale`, `unknown_status`, `orphan`, `needs_review` (or `pending` while applied).
-    pub outcome: String,
-    pub outcome_detail: Option<String>,
-    pub order_id: Option<Uuid>,
-    pub created_at: DateTime<Utc>,
+    pub data: Vec<CallbackRow>,
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct ProviderEventList {
-    #[schema(value_type = Vec<ProviderEventRecord>)]
-    pub data: Value,
+    pub data: Vec<EventRow>,
 }
 
 /// A withdrawal that is flagged, or not final after 30 minutes.
