@@ -135,6 +135,27 @@ async fn a_withdrawal_record_with_an_unreadable_amount_flags_the_withdrawal() {
     assert_eq!(after["needs_review"], true);
 }
 
+/// Co-Signer's `sign_start` with `amount` written as given (a JSON number or string); its answer.
+async fn sign_start(app: &TestApp, request_id: &str, amount: &str) -> String {
+    let body = format!(
+        r#"{{"type":"sign_start","transfer_id":4,"request_id":"{request_id}","amount":{amount},"to":"{ETH_TO}","symbol":"ETH"}}"#
+    );
+    app.http
+        .post(format!(
+            "{}/callbacks/{CHAINUP_ACCOUNT}/cosigner?token={}",
+            app.url,
+            common::APPROVAL_TOKEN
+        ))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn a_numeric_cosigner_amount_is_read_from_its_digits() {
     let app = TestApp::spawn().await;
@@ -147,40 +168,20 @@ async fn a_numeric_cosigner_amount_is_read_from_its_digits() {
         .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{created}");
     let request_id = str_of(&created, "provider_request_id");
-    let query = format!("?token={}", common::APPROVAL_TOKEN);
     for amount in ["0.123456789012345678", "\"0.123456789012345678\""] {
-        let body = format!(
-            r#"{{"type":"sign_start","transfer_id":4,"request_id":"{request_id}","amount":{amount},"to":"{ETH_TO}","symbol":"ETH"}}"#
+        assert_eq!(
+            sign_start(&app, request_id, amount).await,
+            "SUCCESS",
+            "{amount}"
         );
-        let response = app
-            .http
-            .post(format!(
-                "{}/callbacks/{CHAINUP_ACCOUNT}/cosigner{query}",
-                app.url
-            ))
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.text().await.unwrap(), "SUCCESS", "amount {amount}");
     }
-    // One digit more than ETH has is refused, as a number or a string.
+    // One digit more than ETH has is refused, and so is an exponent.
     for amount in ["0.1234567890123456781", "1e-1"] {
-        let body = format!(
-            r#"{{"type":"sign_start","transfer_id":4,"request_id":"{request_id}","amount":{amount},"to":"{ETH_TO}","symbol":"ETH"}}"#
+        assert_ne!(
+            sign_start(&app, request_id, amount).await,
+            "SUCCESS",
+            "{amount}"
         );
-        let response = app
-            .http
-            .post(format!(
-                "{}/callbacks/{CHAINUP_ACCOUNT}/cosigner{query}",
-                app.url
-            ))
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        assert_ne!(response.text().await.unwrap(), "SUCCESS", "amount {amount}");
     }
 }
 
