@@ -5,6 +5,7 @@
 //! with hyper's own HTTP/1 connection builder. Nothing on this listener speaks HTTP/2.
 
 pub mod deadlines;
+mod memory;
 
 use std::future::Future;
 use std::pin::pin;
@@ -58,6 +59,8 @@ pub async fn serve(
     // once would instead fail requests that a moment's wait would have served.
     let slots =
         (settings.max_connections > 0).then(|| Arc::new(Semaphore::new(settings.max_connections)));
+    let closings = memory::Closings::default();
+    let trimmer = tokio::spawn(memory::give_back_after_closings(closings.clone()));
     let graceful = GracefulShutdown::new();
     // Dropped when the drain below gives up, which ends the connections still open.
     let (force_close, force_closed) = watch::channel(());
@@ -88,6 +91,7 @@ pub async fn serve(
         });
         let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
         let mut force_closed = force_closed.clone();
+        let closings = closings.clone();
         tokio::spawn(async move {
             tokio::select! {
                 served = connection => {
@@ -98,6 +102,7 @@ pub async fn serve(
                 _ = force_closed.changed() => {}
             }
             drop(slot);
+            closings.record();
         });
     }
 
@@ -112,6 +117,7 @@ pub async fn serve(
         None => drained.await,
     }
     drop(force_close);
+    trimmer.abort();
 }
 
 /// A failed `accept` is either one client's connection going away (ignore it) or the process out
