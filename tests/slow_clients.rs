@@ -248,22 +248,41 @@ async fn past_max_connections_a_new_client_waits_for_a_slot() {
 }
 
 #[tokio::test]
-async fn prompt_clients_are_served_under_short_limits() {
+async fn prompt_clients_are_served_beside_slow_ones() {
     let app = TestApp::spawn_with(TestOptions {
         max_connections: 4,
         ..short_limits()
     })
     .await;
+    let slow_head = send_slowly(
+        connect(&app).await,
+        Vec::new(),
+        b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: aaaaaaaaaaaaaaaaaaaa".to_vec(),
+    );
+    let slow_body = send_slowly(
+        connect(&app).await,
+        head_with_body("/v1/addresses", "application/json", Some(&app.api_key)),
+        vec![b' '; 200],
+    );
     // One client, its connection kept alive between some requests and closed by the gateway
     // (idle past the header read timeout) between others.
-    for n in 0..6 {
-        let address = app
-            .create_address(&format!("prompt-{n}"), "TRX", "USDT")
-            .await;
-        assert!(address["address"].is_string(), "{address}");
-        let pause = if n % 2 == 0 { 100 } else { 800 };
-        tokio::time::sleep(Duration::from_millis(pause)).await;
-    }
-    let (status, body) = app.get("/v1/assets").await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let prompt = async {
+        for n in 0..6 {
+            let address = app
+                .create_address(&format!("prompt-{n}"), "TRX", "USDT")
+                .await;
+            assert!(address["address"].is_string(), "{address}");
+            let pause = if n % 2 == 0 { 100 } else { 800 };
+            tokio::time::sleep(Duration::from_millis(pause)).await;
+        }
+        let (status, body) = app.get("/v1/assets").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    };
+    let (slow_head, slow_body, ()) = tokio::join!(slow_head, slow_body, prompt);
+    assert!(!slow_head.text().contains(" 200 "), "{}", slow_head.text());
+    assert!(
+        slow_body.text().starts_with("HTTP/1.1 408"),
+        "{}",
+        slow_body.text()
+    );
 }
