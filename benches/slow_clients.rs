@@ -84,6 +84,17 @@ async fn measure(connections: u64, hold_secs: u64) {
         println!("{after} s after closing: {:6.1} MB", rss_mb());
     }
     gateway.shutdown().await;
+    drop_database(&database).await;
+}
+
+async fn drop_database(name: &str) {
+    use sqlx::Connection;
+    if let Ok(mut admin) = sqlx::PgConnection::connect(&format!("{SERVER}/postgres")).await {
+        let statement = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+        let _ = sqlx::query(sqlx::AssertSqlSafe(statement))
+            .execute(&mut admin)
+            .await;
+    }
 }
 
 /// The client side: `connections` slow connections, reporting how many the gateway closed.
