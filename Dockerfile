@@ -6,6 +6,8 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY migrations ./migrations
+# Cargo.toml names the benchmarks, so their sources must be there for the manifest to load.
+COPY benches ./benches
 # The simulators embed their test keys from config/sim.
 COPY config ./config
 RUN cargo build --release --locked

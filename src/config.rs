@@ -40,6 +40,37 @@ pub struct ServerSettings {
     /// from any other peer is ignored: the peer itself is the caller.
     #[serde(default)]
     pub trusted_proxies: Vec<IpNet>,
+    /// How long a client has to send a request's headers, counted from the connection's accept or
+    /// from the end of its previous response (so an idle keep-alive connection is closed after
+    /// it too). 0 turns the limit off.
+    #[serde(default = "default_header_read_timeout_ms")]
+    pub header_read_timeout_ms: u64,
+    /// How long a client has to send a whole request body, counted from the end of its headers;
+    /// past it the request is answered 408 and the connection closed. 0 turns the limit off.
+    #[serde(default = "default_body_read_timeout_ms")]
+    pub body_read_timeout_ms: u64,
+    /// The longest a request may take from the end of its headers to its response (408 past it).
+    /// Keep it above the provider accounts' `timeout_secs`, which a request may wait for.
+    /// 0 turns the limit off.
+    #[serde(default = "default_request_timeout_ms")]
+    pub request_timeout_ms: u64,
+    /// Client connections served at once; more wait in the listen backlog until one closes.
+    /// 0 turns the limit off.
+    #[serde(default = "default_server_max_connections")]
+    pub max_connections: usize,
+}
+
+fn default_header_read_timeout_ms() -> u64 {
+    10_000
+}
+fn default_body_read_timeout_ms() -> u64 {
+    10_000
+}
+fn default_request_timeout_ms() -> u64 {
+    30_000
+}
+fn default_server_max_connections() -> usize {
+    1024
 }
 
 #[derive(Debug, Clone, Deserialize)]

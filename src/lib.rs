@@ -6,6 +6,7 @@ pub mod domain;
 pub mod error;
 pub mod orders;
 pub mod providers;
+pub mod server;
 pub mod sim;
 pub mod store;
 pub mod telemetry;
@@ -134,6 +135,7 @@ pub async fn start(settings: Settings) -> Result<Gateway, StartError> {
     let registry = Registry::build(&settings, sim_base.as_deref())?;
     let approval_guards = api::caller::approval_guards(&settings, &registry)?;
     let pool = connect_database(&settings).await?;
+    warn_if_requests_cannot_wait_for_providers(&settings);
 
     let demo_api_key = match (&settings.sim.enabled, &settings.sim.demo_api_key) {
         (true, Some(key)) => {
@@ -164,13 +166,7 @@ pub async fn start(settings: Settings) -> Result<Gateway, StartError> {
                 _ = shutdown_signal() => {}
             }
         };
-        let service = router.into_make_service_with_connect_info::<SocketAddr>();
-        if let Err(err) = axum::serve(listener, service)
-            .with_graceful_shutdown(shutdown)
-            .await
-        {
-            tracing::error!(error = %err, "server stopped");
-        }
+        server::serve(listener, router, &settings.server, shutdown).await;
         workers.abort();
     });
     Ok(Gateway {
@@ -180,6 +176,25 @@ pub async fn start(settings: Settings) -> Result<Gateway, StartError> {
         stop,
         server,
     })
+}
+
+/// A request that waits on a provider for its whole `timeout_secs` must still be answered by the
+/// provider's error, not by the gateway's 408.
+fn warn_if_requests_cannot_wait_for_providers(settings: &Settings) {
+    let Some(request_timeout) = server::limit(settings.server.request_timeout_ms) else {
+        return;
+    };
+    for account in settings.providers.iter().filter(|a| a.enabled) {
+        let provider_timeout = std::time::Duration::from_secs(account.timeout_secs);
+        if provider_timeout >= request_timeout {
+            tracing::warn!(
+                account = %account.id,
+                provider_timeout_secs = account.timeout_secs,
+                request_timeout_ms = settings.server.request_timeout_ms,
+                "server.request_timeout_ms is not above this account's timeout_secs: requests waiting on it may be cut off with 408"
+            );
+        }
+    }
 }
 
 async fn shutdown_signal() {

@@ -21,14 +21,19 @@ use tower_http::trace::TraceLayer;
 
 use std::sync::Arc;
 
-use crate::AppState;
 use crate::error::ApiError;
 use crate::providers::Provider;
+use crate::server::deadlines::Deadlines;
+use crate::{AppState, server};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const MAX_BODY_BYTES: usize = 256 * 1024;
 
 pub fn router(state: AppState) -> Router {
+    let deadlines = Deadlines {
+        body: server::limit(state.settings.server.body_read_timeout_ms),
+        request: server::limit(state.settings.server.request_timeout_ms),
+    };
     Router::new()
         .merge(merchant::router())
         .merge(webhooks::router())
@@ -54,6 +59,9 @@ pub fn router(state: AppState) -> Router {
                 )
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
                 .layer(axum::middleware::from_fn(error_shape::json_errors))
+                .layer(axum::middleware::from_fn(move |request, next| {
+                    server::deadlines::enforce(deadlines, request, next)
+                }))
                 .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES)),
         )
 }

@@ -51,6 +51,12 @@ pub struct TestOptions {
     pub submit_wait_ms: u64,
     /// Reach PostgreSQL through this server URL (e.g. a relay a test can cut) instead.
     pub database_server: Option<String>,
+    /// `server.header_read_timeout_ms`, `body_read_timeout_ms`, `request_timeout_ms` and
+    /// `max_connections`.
+    pub header_read_timeout_ms: u64,
+    pub body_read_timeout_ms: u64,
+    pub request_timeout_ms: u64,
+    pub max_connections: usize,
 }
 
 impl Default for TestOptions {
@@ -67,6 +73,10 @@ impl Default for TestOptions {
             trusted_proxies: Vec::new(),
             database_server: None,
             submit_wait_ms: 5_000,
+            header_read_timeout_ms: 10_000,
+            body_read_timeout_ms: 10_000,
+            request_timeout_ms: 30_000,
+            max_connections: 1024,
         }
     }
 }
@@ -91,6 +101,10 @@ fn settings_toml(
 [server]
 bind = "127.0.0.1:0"
 trusted_proxies = {trusted_proxies:?}
+header_read_timeout_ms = {header_read_timeout}
+body_read_timeout_ms = {body_read_timeout}
+request_timeout_ms = {request_timeout}
+max_connections = {max_connections}
 
 [database]
 url = "{database_url}"
@@ -208,6 +222,10 @@ confirmations = 12
         allow_private = options.allow_private_addresses,
         trusted_proxies = options.trusted_proxies,
         submit_wait_ms = options.submit_wait_ms,
+        header_read_timeout = options.header_read_timeout_ms,
+        body_read_timeout = options.body_read_timeout_ms,
+        request_timeout = options.request_timeout_ms,
+        max_connections = options.max_connections,
         allow_from = options.approval_allow_from,
         approval_token = options
             .approval_token
