@@ -12,7 +12,9 @@ use serde_json::{Value, json};
 use custody_gateway::config::Settings;
 use custody_gateway::start;
 
-const SERVER: &str = "postgres://postgres@127.0.0.1:5432";
+mod common;
+
+use common::{SERVER, drop_database};
 const API_KEY: &str = "cgk_demo_key_for_the_simulators_only";
 /// One callback in this many is delivered a second time.
 const REPEAT_EVERY: usize = 5;
@@ -132,14 +134,4 @@ async fn post_json(request: reqwest::RequestBuilder, body: Value) -> Value {
         .json()
         .await
         .unwrap()
-}
-
-async fn drop_database(name: &str) {
-    use sqlx::Connection;
-    if let Ok(mut admin) = sqlx::PgConnection::connect(&format!("{SERVER}/postgres")).await {
-        let statement = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
-        let _ = sqlx::query(sqlx::AssertSqlSafe(statement))
-            .execute(&mut admin)
-            .await;
-    }
 }

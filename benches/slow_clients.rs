@@ -15,7 +15,9 @@ use tokio::net::TcpStream;
 use custody_gateway::config::Settings;
 use custody_gateway::start;
 
-const SERVER: &str = "postgres://postgres@127.0.0.1:5432";
+mod common;
+
+use common::{SERVER, drop_database};
 const CLIENTS_FLAG: &str = "--slow-clients";
 
 fn main() {
@@ -85,16 +87,6 @@ async fn measure(connections: u64, hold_secs: u64) {
     }
     gateway.shutdown().await;
     drop_database(&database).await;
-}
-
-async fn drop_database(name: &str) {
-    use sqlx::Connection;
-    if let Ok(mut admin) = sqlx::PgConnection::connect(&format!("{SERVER}/postgres")).await {
-        let statement = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
-        let _ = sqlx::query(sqlx::AssertSqlSafe(statement))
-            .execute(&mut admin)
-            .await;
-    }
 }
 
 /// The client side: `connections` slow connections, reporting how many the gateway closed.
