@@ -124,42 +124,35 @@ pub struct OpsSettings {
     pub token: Option<SecretString>,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Hash)]
-#[serde(rename_all = "snake_case")]
-pub enum ProviderKind {
-    Udun,
-    ChainupMpc,
-}
-
-impl ProviderKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProviderKind::Udun => "udun",
-            ProviderKind::ChainupMpc => "chainup",
-        }
-    }
-}
-
+/// One provider account. The fields here are the ones every kind has; the rest of the account's
+/// table (the provider's own section, e.g. `[providers.udun]`, and its `[[providers.assets]]` with
+/// the provider's identifiers for each asset) belongs to its adapter, which reads it from `own`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ProviderAccountSettings {
     /// Stable account id, e.g. `udun-main`; part of callback URLs and of every stored event.
     pub id: String,
-    pub kind: ProviderKind,
+    /// The provider kind, a name from the registry's list (`providers::registry::KINDS`).
+    pub kind: String,
     /// The provider's API base URL, or `"sim"` for the built-in simulator.
     pub base_url: String,
     #[serde(default = "yes")]
     pub enabled: bool,
     #[serde(default = "default_timeout_secs")]
     pub timeout_secs: u64,
-    #[serde(default)]
-    pub udun: Option<UdunSettings>,
-    #[serde(default)]
-    pub chainup: Option<ChainupSettings>,
     /// Who may call this account's approval endpoint, for providers that ask before signing.
     #[serde(default)]
     pub approvals: Option<ApprovalSettings>,
-    #[serde(default)]
-    pub assets: Vec<AssetSettings>,
+    /// Everything else in the account's table, for its adapter.
+    #[serde(flatten)]
+    pub own: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The chain/asset part every asset entry has; adapters read their own identifiers beside it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AssetSettings {
+    pub chain: String,
+    pub asset: String,
+    pub decimals: u32,
 }
 
 /// Callers of `/callbacks/{account}/cosigner`. A provider's signer (ChainUp Co-Signer) posts
@@ -182,76 +175,29 @@ impl ProviderAccountSettings {
     pub fn uses_simulator(&self) -> bool {
         self.base_url == "sim"
     }
-}
 
-#[derive(Debug, Clone, Deserialize)]
-pub struct UdunSettings {
-    pub merchant_id: String,
-    /// The API key, or leave it out and name an environment variable in `api_key_env`.
-    #[serde(default)]
-    pub api_key: Option<SecretString>,
-    #[serde(default)]
-    pub api_key_env: Option<String>,
-    /// `withdraw` (reviewed in the Udun console) or `proxypay` (automatic payment).
-    #[serde(default)]
-    pub withdraw_mode: UdunWithdrawMode,
-}
+    fn invalid(&self, what: impl std::fmt::Display) -> SettingsError {
+        SettingsError::Invalid(format!("account {:?}: {what}", self.id))
+    }
 
-#[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum UdunWithdrawMode {
-    #[default]
-    Withdraw,
-    Proxypay,
-}
+    /// The provider's own section, `[providers.<name>]`, as the adapter's settings type.
+    pub fn section<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<T, SettingsError> {
+        let value = self
+            .own
+            .get(name)
+            .ok_or_else(|| self.invalid(format!("missing [providers.{name}] section")))?;
+        serde_json::from_value(value.clone())
+            .map_err(|e| self.invalid(format!("[providers.{name}]: {e}")))
+    }
 
-/// A ChainUp Custody MPC account (chainup_mpc.md A2). Keys are PEM or Base64 DER, given inline,
-/// through an environment variable (`*_env`) or as a file (`*_file`).
-#[derive(Debug, Clone, Deserialize)]
-pub struct ChainupSettings {
-    pub app_id: String,
-    /// Our private key (`rsa_third_prv`): encrypts request data.
-    #[serde(default)]
-    pub private_key: Option<SecretString>,
-    #[serde(default)]
-    pub private_key_env: Option<String>,
-    #[serde(default)]
-    pub private_key_file: Option<String>,
-    /// ChainUp's public key (`rsa_wallet_pub`): decrypts replies and notifications.
-    #[serde(default)]
-    pub chainup_public_key: Option<String>,
-    #[serde(default)]
-    pub chainup_public_key_file: Option<String>,
-    /// Optional key that signs withdrawals (`sign`), for Co-Signer signature verification.
-    #[serde(default)]
-    pub sign_key_env: Option<String>,
-    #[serde(default)]
-    pub sign_key_file: Option<String>,
-    /// The sub-wallet withdrawals are paid from.
-    pub withdraw_sub_wallet_id: i64,
-}
-
-/// One chain/asset an account serves, with the provider's own identifiers for it.
-#[derive(Debug, Clone, Deserialize)]
-pub struct AssetSettings {
-    pub chain: String,
-    pub asset: String,
-    pub decimals: u32,
-    /// Udun: main coin number (SLIP-44), e.g. "60".
-    #[serde(default)]
-    pub main_coin_type: Option<String>,
-    /// Udun: coin number, or the token's contract address.
-    #[serde(default)]
-    pub coin_type: Option<String>,
-    /// ChainUp: the coin's unique symbol, e.g. "USDTERC20".
-    #[serde(default)]
-    pub symbol: Option<String>,
-    /// ChainUp: the main chain symbol for `chain_height`; defaults to `chain`.
-    #[serde(default)]
-    pub base_symbol: Option<String>,
-    /// Confirmations the gateway counts before crediting a deposit (ChainUp).
-    #[serde(default)]
-    pub confirmations: Option<u32>,
+    /// The account's `[[providers.assets]]`, each read as the adapter's asset type.
+    pub fn assets<T: serde::de::DeserializeOwned>(&self) -> Result<Vec<T>, SettingsError> {
+        match self.own.get("assets") {
+            None => Ok(Vec::new()),
+            Some(value) => serde_json::from_value(value.clone())
+                .map_err(|e| self.invalid(format!("assets: {e}"))),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -402,25 +348,6 @@ fn with_environment(
         builder = builder.set_override(key, items)?;
     }
     Ok(builder)
-}
-
-/// Reads a secret given inline or through an environment variable.
-pub fn resolve_secret(
-    inline: &Option<SecretString>,
-    env_name: &Option<String>,
-    what: &str,
-) -> Result<SecretString, SettingsError> {
-    if let Some(secret) = inline {
-        return Ok(secret.clone());
-    }
-    if let Some(name) = env_name {
-        return std::env::var(name).map(SecretString::from).map_err(|_| {
-            SettingsError::Invalid(format!("{what}: environment variable {name} is not set"))
-        });
-    }
-    Err(SettingsError::Invalid(format!(
-        "{what}: give it inline or through an *_env variable"
-    )))
 }
 
 #[cfg(test)]
@@ -611,11 +538,12 @@ fn default_reconcile_batch() -> i64 {
     50
 }
 
-/// Reads a key or other secret text given inline, through an environment variable, or as a file.
-pub fn resolve_secret_text(
+/// Reads a secret given inline (simulators and tests), through an environment variable, or as a
+/// file, in that order of preference.
+pub fn resolve_secret(
     inline: Option<&SecretString>,
-    env_name: Option<&String>,
-    file: Option<&String>,
+    env_name: Option<&str>,
+    file: Option<&str>,
     what: &str,
 ) -> Result<SecretString, SettingsError> {
     if let Some(secret) = inline {
@@ -632,6 +560,6 @@ pub fn resolve_secret_text(
             .map_err(|_| SettingsError::Invalid(format!("{what}: cannot read {path}")));
     }
     Err(SettingsError::Invalid(format!(
-        "{what}: give it inline, as *_env or as *_file"
+        "{what}: give it inline, through an environment variable (*_env) or as a file (*_file)"
     )))
 }

@@ -125,8 +125,9 @@ pub fn approval_guards(
         let token = match (&approvals.token, &approvals.token_env) {
             (None, None) => None,
             _ => Some(resolve_secret(
-                &approvals.token,
-                &approvals.token_env,
+                approvals.token.as_ref(),
+                approvals.token_env.as_deref(),
+                None,
                 &format!("account {id:?} approvals token"),
             )?),
         };

@@ -315,7 +315,7 @@ pub(crate) async fn accounts(State(state): State<AppState>, _: Operator) -> Json
         .all()
         .map(|p| Account {
             id: p.account_id().to_owned(),
-            kind: p.kind().as_str().to_owned(),
+            kind: p.kind().to_owned(),
             assets: json!(p.assets()),
             callback_url: state.callback_url(p.account_id()),
         })

@@ -14,10 +14,10 @@ use axum::response::{IntoResponse, Response};
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use crate::config::ProviderKind;
+use crate::config::{ProviderAccountSettings, SettingsError};
 use crate::domain::{ChainAsset, DepositState, OrderKind, WithdrawalState};
 
-pub use registry::Registry;
+pub use registry::{ProviderKind, Registry, SimulatorKind};
 
 /// One chain/asset an account serves, as the core sees it.
 #[derive(Debug, Clone, Serialize)]
@@ -28,6 +28,32 @@ pub struct AssetInfo {
 }
 
 impl AssetInfo {
+    /// A configured chain/asset of `account`, checked.
+    pub fn configured(
+        account: &ProviderAccountSettings,
+        chain: &str,
+        asset: &str,
+        decimals: u32,
+    ) -> Result<AssetInfo, SettingsError> {
+        let pair = ChainAsset::parse(chain, asset).ok_or_else(|| {
+            SettingsError::Invalid(format!(
+                "account {:?}: bad chain/asset {chain}/{asset}",
+                account.id
+            ))
+        })?;
+        if decimals > crate::domain::money::MAX_DECIMALS {
+            return Err(SettingsError::Invalid(format!(
+                "account {:?}: {pair} has more decimals than an amount can hold",
+                account.id
+            )));
+        }
+        Ok(AssetInfo {
+            chain: pair.chain,
+            asset: pair.asset,
+            decimals,
+        })
+    }
+
     pub fn chain_asset(&self) -> ChainAsset {
         ChainAsset {
             chain: self.chain.clone(),
@@ -116,6 +142,15 @@ pub struct RemoteAsset {
     pub provider_ids: serde_json::Value,
     /// The chain/asset it maps to in this account's configuration, if any.
     pub mapped_to: Option<ChainAsset>,
+}
+
+/// The HTTP client an adapter calls its provider with: the account's timeout, no redirects.
+pub fn http_client(account: &ProviderAccountSettings) -> Result<reqwest::Client, SettingsError> {
+    reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(account.timeout_secs))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| SettingsError::Invalid(format!("account {:?}: HTTP client: {e}", account.id)))
 }
 
 /// A callback exactly as it arrived.
@@ -277,7 +312,8 @@ pub enum ApprovalCall {
 #[async_trait]
 pub trait Provider: Send + Sync {
     fn account_id(&self) -> &str;
-    fn kind(&self) -> ProviderKind;
+    /// The kind's name, as in the registry and the config (`udun`, `chainup_mpc`).
+    fn kind(&self) -> &'static str;
     fn assets(&self) -> &[AssetInfo];
 
     fn asset(&self, chain_asset: &ChainAsset) -> Option<&AssetInfo> {

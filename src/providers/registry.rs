@@ -1,13 +1,45 @@
-//! The provider accounts of this gateway, and the routing of requests to them.
+//! The provider kinds this gateway speaks, its provider accounts, and the routing of requests to
+//! them.
 
 use std::sync::Arc;
 
-use crate::config::{ProviderKind, Settings, SettingsError};
+use axum::Router;
+
+use crate::config::{ProviderAccountSettings, Settings, SettingsError};
 use crate::domain::ChainAsset;
 
 use super::Provider;
-use super::chainup_mpc::ChainupProvider;
-use super::udun::UdunProvider;
+
+/// Every provider kind, one line each. Adding a provider = its folders in `providers/` and `sim/`,
+/// its config section, and its line here (docs/adding-a-provider.md).
+pub const KINDS: &[ProviderKind] = &[super::udun::KIND, super::chainup_mpc::KIND];
+
+/// Builds the adapter for an account of a kind, calling the provider at the given base URL.
+pub type BuildAdapter =
+    fn(&ProviderAccountSettings, String) -> Result<Arc<dyn Provider>, SettingsError>;
+
+/// Makes a simulator from the configuration; `None` when no account needs it.
+pub type BuildSimulator = fn(&Settings, Option<&str>) -> Option<Result<Router, String>>;
+
+/// A provider kind: the name accounts give as `kind`, how to build an adapter for one, and its
+/// simulator.
+pub struct ProviderKind {
+    pub name: &'static str,
+    pub build: BuildAdapter,
+    pub simulator: Option<SimulatorKind>,
+}
+
+/// A provider's simulator: where it is mounted, and how it is made from the configuration
+/// (`None` when no account needs it). `gateway_url` is set when it runs inside the gateway.
+pub struct SimulatorKind {
+    pub mount: &'static str,
+    pub router: BuildSimulator,
+}
+
+/// The kind named `name`, if this gateway speaks it.
+pub fn kind(name: &str) -> Option<&'static ProviderKind> {
+    KINDS.iter().find(|k| k.name == name)
+}
 
 struct Account {
     provider: Arc<dyn Provider>,
@@ -39,21 +71,28 @@ impl Registry {
     ) -> Result<Registry, SettingsError> {
         let mut accounts = Vec::new();
         for account in &settings.providers {
+            let kind = kind(&account.kind).ok_or_else(|| {
+                let known: Vec<&str> = KINDS.iter().map(|k| k.name).collect();
+                SettingsError::Invalid(format!(
+                    "account {:?}: unknown kind {:?} (known: {})",
+                    account.id,
+                    account.kind,
+                    known.join(", ")
+                ))
+            })?;
             let base_url = if account.uses_simulator() {
-                let base = sim_base_url.ok_or_else(|| {
-                    SettingsError::Invalid(format!(
-                        "account {:?} needs the built-in simulator",
-                        account.id
-                    ))
-                })?;
-                format!("{base}/sim/{}", account.kind.as_str())
+                let (base, simulator) =
+                    sim_base_url.zip(kind.simulator.as_ref()).ok_or_else(|| {
+                        SettingsError::Invalid(format!(
+                            "account {:?} needs the built-in simulator",
+                            account.id
+                        ))
+                    })?;
+                format!("{base}{}", simulator.mount)
             } else {
                 account.base_url.trim_end_matches('/').to_owned()
             };
-            let provider: Arc<dyn Provider> = match account.kind {
-                ProviderKind::Udun => Arc::new(UdunProvider::new(account, base_url)?),
-                ProviderKind::ChainupMpc => Arc::new(ChainupProvider::new(account, base_url)?),
-            };
+            let provider = (kind.build)(account, base_url)?;
             accounts.push(Account {
                 provider,
                 enabled: account.enabled,

@@ -11,15 +11,22 @@ use axum::Router;
 use tokio::net::TcpListener;
 
 use crate::config::Settings;
+use crate::providers::registry::KINDS;
 
-/// Every simulator, under `/sim/<provider>`. `gateway_url` is set when they run inside the gateway.
+/// Every kind's simulator, at its mount path. `gateway_url` is set when they run inside the gateway.
 pub fn router(settings: &Settings, gateway_url: Option<&str>) -> Router {
-    let udun = udun::UdunSim::from_settings(settings, gateway_url);
-    let mut router = Router::new().nest("/sim/udun", udun::router(udun));
-    match chainup::ChainupSim::from_settings(settings, gateway_url) {
-        Some(Ok(chainup)) => router = router.nest("/sim/chainup", chainup::router(chainup)),
-        Some(Err(err)) => tracing::warn!(error = %err, "ChainUp simulator not started"),
-        None => {}
+    let mut router = Router::new();
+    for kind in KINDS {
+        let Some(simulator) = &kind.simulator else {
+            continue;
+        };
+        match (simulator.router)(settings, gateway_url) {
+            Some(Ok(sim)) => router = router.nest(simulator.mount, sim),
+            Some(Err(err)) => {
+                tracing::warn!(kind = kind.name, error = %err, "simulator not started")
+            }
+            None => {}
+        }
     }
     router
 }

@@ -3,20 +3,20 @@
 //! confirmations are counted against chain height; withdrawals may be signed (`sign`) and are
 //! approved by Co-Signer through the gateway's approval endpoint.
 
+pub mod settings;
 pub mod sign;
 pub mod transport;
 pub mod wire;
 
-use std::time::Duration;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use rust_decimal::Decimal;
-use secrecy::ExposeSecret;
 use serde_json::{Map, Value, json};
 
-use crate::config::{ProviderAccountSettings, ProviderKind, SettingsError, resolve_secret_text};
+use crate::config::{ProviderAccountSettings, SettingsError};
 use crate::domain::money::{MAX_DECIMALS, ProviderUnits, provider_amount};
 use crate::domain::{ChainAsset, OrderKind};
 use crate::providers::crypto::rsa::{PrivateKey, PublicKey};
@@ -24,12 +24,25 @@ use crate::providers::crypto::{constant_time_eq, md5_hex, random_alphanumeric};
 use crate::providers::{
     AckResult, AddressRequest, ApprovalCall, ApprovalRequest, ApprovalStage, AssetInfo,
     CallbackError, DepositEvent, EventBody, InvalidEvent, NewAddress, Polled, Provider,
-    ProviderError, ProviderEvent, RawCallback, RemoteAsset, WithdrawalEvent, WithdrawalRequest,
+    ProviderError, ProviderEvent, ProviderKind, RawCallback, RemoteAsset, WithdrawalEvent,
+    WithdrawalRequest, http_client,
 };
 
+use settings::{ChainupAsset, ChainupSettings};
 use sign::{WithdrawalSignFields, chainup_sign, normalized_amount, public_key_hash};
 use transport::{decode_reply, encrypt_request, open_notification};
 use wire::Record;
+
+/// ChainUp MPC in the registry: `kind = "chainup_mpc"`, settings in `[providers.chainup]`,
+/// simulated under `/sim/chainup`.
+pub const KIND: ProviderKind = ProviderKind {
+    name: "chainup_mpc",
+    build: |account, base_url| Ok(Arc::new(ChainupProvider::new(account, base_url)?)),
+    simulator: Some(crate::sim::chainup::SIMULATOR),
+};
+
+/// The account's own table: `[providers.chainup]`.
+pub const SECTION: &str = "chainup";
 
 /// Sync lists return at most this many records a page (A6).
 const PAGE: usize = 100;
@@ -69,90 +82,32 @@ impl ChainupProvider {
         base_url: String,
     ) -> Result<ChainupProvider, SettingsError> {
         let invalid =
-            |what: &str| SettingsError::Invalid(format!("account {:?}: {what}", account.id));
-        let settings = account
-            .chainup
-            .as_ref()
-            .ok_or_else(|| invalid("missing [providers.chainup] section"))?;
-        let private = resolve_secret_text(
-            settings.private_key.as_ref(),
-            settings.private_key_env.as_ref(),
-            settings.private_key_file.as_ref(),
-            "chainup private_key",
-        )?;
-        let private_key = PrivateKey::parse(private.expose_secret())
-            .map_err(|e| invalid(&format!("private key: {e}")))?;
-        let public_text = match (
-            &settings.chainup_public_key,
-            &settings.chainup_public_key_file,
-        ) {
-            (Some(text), _) => text.clone(),
-            (None, Some(path)) => std::fs::read_to_string(path)
-                .map_err(|_| invalid(&format!("cannot read {path}")))?,
-            (None, None) => {
-                return Err(invalid(
-                    "chainup_public_key or chainup_public_key_file is required",
-                ));
-            }
-        };
-        let chainup_key = PublicKey::parse(&public_text)
-            .map_err(|e| invalid(&format!("ChainUp public key: {e}")))?;
-        let sign_key = if settings.sign_key_env.is_some() || settings.sign_key_file.is_some() {
-            let text = resolve_secret_text(
-                None,
-                settings.sign_key_env.as_ref(),
-                settings.sign_key_file.as_ref(),
-                "sign key",
-            )?;
-            Some(
-                PrivateKey::parse(text.expose_secret())
-                    .map_err(|e| invalid(&format!("sign key: {e}")))?,
-            )
-        } else {
-            None
-        };
+            |what: String| SettingsError::Invalid(format!("account {:?}: {what}", account.id));
+        let settings: ChainupSettings = account.section(SECTION)?;
         let mut assets = Vec::new();
         let mut coins = Vec::new();
-        for asset in &account.assets {
-            let chain_asset = ChainAsset::parse(&asset.chain, &asset.asset).ok_or_else(|| {
-                invalid(&format!("bad chain/asset {}/{}", asset.chain, asset.asset))
-            })?;
-            let symbol = asset
-                .symbol
-                .clone()
-                .ok_or_else(|| invalid(&format!("{chain_asset}: symbol is required")))?;
-            assets.push(AssetInfo {
-                chain: chain_asset.chain.clone(),
-                asset: chain_asset.asset.clone(),
-                decimals: asset.decimals,
-            });
+        for asset in account.assets::<ChainupAsset>()? {
+            let info = AssetInfo::configured(account, &asset.chain, &asset.asset, asset.decimals)?;
             coins.push(ChainupCoin {
-                base_symbol: asset
-                    .base_symbol
-                    .clone()
-                    .unwrap_or_else(|| chain_asset.chain.clone()),
-                chain_asset,
+                base_symbol: asset.base_symbol.unwrap_or_else(|| info.chain.clone()),
+                chain_asset: info.chain_asset(),
                 decimals: asset.decimals,
-                symbol,
+                symbol: asset.symbol,
                 confirmations: asset.confirmations,
             });
+            assets.push(info);
         }
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(account.timeout_secs))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| invalid(&format!("HTTP client: {e}")))?;
         Ok(ChainupProvider {
             account_id: account.id.clone(),
             base_url,
             app_id: settings.app_id.clone(),
-            private_key,
-            chainup_key,
-            sign_key,
+            private_key: settings.private_key().map_err(invalid)?,
+            chainup_key: settings.chainup_public_key().map_err(invalid)?,
+            sign_key: settings.sign_key().map_err(invalid)?,
             withdraw_sub_wallet_id: settings.withdraw_sub_wallet_id,
             assets,
             coins,
-            http,
+            http: http_client(account)?,
         })
     }
 
@@ -358,8 +313,8 @@ impl Provider for ChainupProvider {
         &self.account_id
     }
 
-    fn kind(&self) -> ProviderKind {
-        ProviderKind::ChainupMpc
+    fn kind(&self) -> &'static str {
+        KIND.name
     }
 
     fn assets(&self) -> &[AssetInfo] {

@@ -1,30 +1,40 @@
 //! Udun adapter (seed 001; shared/providers/udun.md). Requests are signed JSON envelopes whose `body`
 //! is a JSON string; callbacks are signed forms whose `body` carries amounts in the smallest unit.
 
+pub mod settings;
 pub mod sign;
 pub mod wire;
 
-use std::time::Duration;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::config::{
-    ProviderAccountSettings, ProviderKind, SettingsError, UdunWithdrawMode, resolve_secret,
-};
+use crate::config::{ProviderAccountSettings, SettingsError, resolve_secret};
 use crate::domain::money::{MAX_DECIMALS, ProviderUnits, provider_amount, to_wire};
 use crate::domain::{ChainAsset, DepositState, OrderKind, WithdrawalState};
 use crate::providers::crypto::random_alphanumeric;
 use crate::providers::{
     AckResult, AddressRequest, AssetInfo, CallbackError, DepositEvent, EventBody, InvalidEvent,
-    NewAddress, Provider, ProviderError, ProviderEvent, RawCallback, RemoteAsset, WithdrawalEvent,
-    WithdrawalRequest,
+    NewAddress, Provider, ProviderError, ProviderEvent, ProviderKind, RawCallback, RemoteAsset,
+    WithdrawalEvent, WithdrawalRequest, http_client,
 };
 
+use settings::{UdunAsset, UdunSettings, UdunWithdrawMode};
 use sign::{udun_sign, verify_udun_sign};
 use wire::{Reply, Trade};
+
+/// Udun in the registry: `kind = "udun"`, settings in `[providers.udun]`, simulated under `/sim/udun`.
+pub const KIND: ProviderKind = ProviderKind {
+    name: "udun",
+    build: |account, base_url| Ok(Arc::new(UdunProvider::new(account, base_url)?)),
+    simulator: Some(crate::sim::udun::SIMULATOR),
+};
+
+/// The account's own table: `[providers.udun]`.
+pub const SECTION: &str = "udun";
 
 /// A configured chain/asset with Udun's numbers for it.
 #[derive(Debug, Clone)]
@@ -51,48 +61,27 @@ impl UdunProvider {
         account: &ProviderAccountSettings,
         base_url: String,
     ) -> Result<UdunProvider, SettingsError> {
-        let invalid =
-            |what: &str| SettingsError::Invalid(format!("account {:?}: {what}", account.id));
-        let udun = account
-            .udun
-            .as_ref()
-            .ok_or_else(|| invalid("missing [providers.udun] section"))?;
+        let udun: UdunSettings = account.section(SECTION)?;
         let api_key = resolve_secret(
-            &udun.api_key,
-            &udun.api_key_env,
+            udun.api_key.as_ref(),
+            udun.api_key_env.as_deref(),
+            None,
             &format!("account {:?} api_key", account.id),
         )?;
         let mut assets = Vec::new();
         let mut coins = Vec::new();
-        for asset in &account.assets {
-            let chain_asset = ChainAsset::parse(&asset.chain, &asset.asset).ok_or_else(|| {
-                invalid(&format!("bad chain/asset {}/{}", asset.chain, asset.asset))
-            })?;
-            let main_coin_type = asset
-                .main_coin_type
-                .clone()
-                .ok_or_else(|| invalid(&format!("{chain_asset}: main_coin_type is required")))?;
-            let coin_type = asset
-                .coin_type
-                .clone()
-                .unwrap_or_else(|| main_coin_type.clone());
-            assets.push(AssetInfo {
-                chain: chain_asset.chain.clone(),
-                asset: chain_asset.asset.clone(),
-                decimals: asset.decimals,
-            });
+        for asset in account.assets::<UdunAsset>()? {
+            let info = AssetInfo::configured(account, &asset.chain, &asset.asset, asset.decimals)?;
             coins.push(UdunCoin {
-                chain_asset,
+                chain_asset: info.chain_asset(),
                 decimals: asset.decimals,
-                main_coin_type,
-                coin_type,
+                coin_type: asset
+                    .coin_type
+                    .unwrap_or_else(|| asset.main_coin_type.clone()),
+                main_coin_type: asset.main_coin_type,
             });
+            assets.push(info);
         }
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(account.timeout_secs))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| invalid(&format!("HTTP client: {e}")))?;
         Ok(UdunProvider {
             account_id: account.id.clone(),
             base_url,
@@ -101,7 +90,7 @@ impl UdunProvider {
             withdraw_mode: udun.withdraw_mode,
             assets,
             coins,
-            http,
+            http: http_client(account)?,
         })
     }
 
@@ -321,8 +310,8 @@ impl Provider for UdunProvider {
         &self.account_id
     }
 
-    fn kind(&self) -> ProviderKind {
-        ProviderKind::Udun
+    fn kind(&self) -> &'static str {
+        KIND.name
     }
 
     fn assets(&self) -> &[AssetInfo] {

@@ -15,8 +15,11 @@ use axum::routing::{get, post};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use crate::config::{ProviderKind, Settings, resolve_secret, resolve_secret_text};
+use crate::config::{Settings, resolve_secret};
+use crate::providers::SimulatorKind;
+use crate::providers::chainup_mpc::settings::ChainupSettings;
 use crate::providers::chainup_mpc::transport::seal_notification;
+use crate::providers::chainup_mpc::{KIND, SECTION};
 use crate::providers::crypto::rsa::{PrivateKey, PublicKey};
 use secrecy::ExposeSecret;
 
@@ -189,45 +192,22 @@ impl ChainupSim {
         settings: &Settings,
         gateway_url: Option<&str>,
     ) -> Option<Result<Arc<ChainupSim>, String>> {
-        let account = settings
-            .providers
-            .iter()
-            .find(|a| a.kind == ProviderKind::ChainupMpc)?;
-        let chainup = account.chainup.as_ref()?;
-        let public_of = |text: Option<secrecy::SecretString>| {
-            text.and_then(|t| PrivateKey::parse(t.expose_secret()).ok())
-                .and_then(|k| k.public_key().to_spki_base64().ok())
+        let account = settings.providers.iter().find(|a| a.kind == KIND.name)?;
+        let chainup: ChainupSettings = account.section(SECTION).ok()?;
+        let public_of = |key: Result<PrivateKey, String>| {
+            key.ok().and_then(|k| k.public_key().to_spki_base64().ok())
         };
-        let gateway_public_key_pem = public_of(
-            resolve_secret_text(
-                chainup.private_key.as_ref(),
-                chainup.private_key_env.as_ref(),
-                chainup.private_key_file.as_ref(),
-                "chainup private_key",
-            )
-            .ok(),
-        )
-        .unwrap_or_else(|| include_str!("../../../config/sim/chainup_gateway_public.pem").into());
-        let sign_public_key_pem =
-            if chainup.sign_key_env.is_some() || chainup.sign_key_file.is_some() {
-                public_of(
-                    resolve_secret_text(
-                        None,
-                        chainup.sign_key_env.as_ref(),
-                        chainup.sign_key_file.as_ref(),
-                        "sign key",
-                    )
-                    .ok(),
-                )
-            } else {
-                None
-            };
+        let gateway_public_key_pem = public_of(chainup.private_key()).unwrap_or_else(|| {
+            include_str!("../../../config/sim/chainup_gateway_public.pem").into()
+        });
+        let sign_public_key_pem = match chainup.sign_key() {
+            Ok(Some(key)) => public_of(Ok(key)),
+            _ => None,
+        };
         // Co-Signer is configured with a callback URL only, so the account's token rides in it.
-        let cosigner_path = match account
-            .approvals
-            .as_ref()
-            .and_then(|a| resolve_secret(&a.token, &a.token_env, "approvals token").ok())
-        {
+        let cosigner_path = match account.approvals.as_ref().and_then(|a| {
+            resolve_secret(a.token.as_ref(), a.token_env.as_deref(), None, "token").ok()
+        }) {
             Some(token) => format!(
                 "/callbacks/{}/cosigner?{}",
                 account.id,
@@ -323,6 +303,14 @@ pub struct SentNotification {
     /// The request body exactly as posted, so that a test can deliver it again byte for byte.
     pub form: String,
 }
+
+/// ChainUp's simulator in the registry, under `/sim/chainup`, for the first ChainUp account.
+pub const SIMULATOR: SimulatorKind = SimulatorKind {
+    mount: "/sim/chainup",
+    router: |settings, gateway_url| {
+        ChainupSim::from_settings(settings, gateway_url).map(|sim| sim.map(router))
+    },
+};
 
 pub fn router(sim: Arc<ChainupSim>) -> Router {
     Router::new()

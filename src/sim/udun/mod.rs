@@ -17,10 +17,13 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use crate::config::{ProviderKind, Settings, resolve_secret};
+use crate::config::{Settings, resolve_secret};
 use crate::domain::address_rules;
+use crate::providers::SimulatorKind;
+use crate::providers::udun::settings::UdunSettings;
 use crate::providers::udun::sign::{udun_sign, verify_udun_sign};
 use crate::providers::udun::wire::{self, Envelope, Reply};
+use crate::providers::udun::{KIND, SECTION};
 
 pub use control::SentCallback;
 
@@ -126,13 +129,16 @@ impl UdunSim {
     pub fn from_settings(settings: &Settings, gateway_url: Option<&str>) -> Arc<UdunSim> {
         let mut merchants = HashMap::new();
         let mut gateway_callbacks = HashMap::new();
-        for account in settings
-            .providers
-            .iter()
-            .filter(|a| a.kind == ProviderKind::Udun)
-        {
-            let Some(udun) = &account.udun else { continue };
-            match resolve_secret(&udun.api_key, &udun.api_key_env, &account.id) {
+        for account in settings.providers.iter().filter(|a| a.kind == KIND.name) {
+            let Ok(udun) = account.section::<UdunSettings>(SECTION) else {
+                continue;
+            };
+            match resolve_secret(
+                udun.api_key.as_ref(),
+                udun.api_key_env.as_deref(),
+                None,
+                &account.id,
+            ) {
                 Ok(key) => {
                     merchants.insert(udun.merchant_id.clone(), key);
                     if let Some(url) = gateway_url {
@@ -173,6 +179,12 @@ impl UdunSim {
         self.merchants.get(merchant_id)
     }
 }
+
+/// Udun's simulator in the registry, under `/sim/udun`.
+pub const SIMULATOR: SimulatorKind = SimulatorKind {
+    mount: "/sim/udun",
+    router: |settings, gateway_url| Some(Ok(router(UdunSim::from_settings(settings, gateway_url)))),
+};
 
 pub fn router(sim: Arc<UdunSim>) -> Router {
     Router::new()
