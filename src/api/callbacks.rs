@@ -1,6 +1,8 @@
-//! `POST /callbacks/{account_id}`: provider notifications, verified on the raw bytes as received.
+//! `POST /callbacks/{account_id}` (notifications) and `/callbacks/{account_id}/approvals` (a
+//! signer asking before it signs): whatever a provider POSTs, verified on the raw bytes as received.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -13,14 +15,21 @@ use crate::AppState;
 use crate::api::account;
 use crate::api::caller::{CallerRefusal, source_address};
 use crate::error::ApiError;
-use crate::orders::approvals::{handle_approval_call, refuse_caller};
-use crate::orders::ingest::ingest_callback;
-use crate::providers::RawCallback;
+use crate::orders::approvals::refuse_caller;
+use crate::orders::inbound;
+use crate::providers::{Endpoint, RawCallback};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/callbacks/{account_id}", post(receive))
+        .route("/callbacks/{account_id}/approvals", post(approval))
+        // The name Co-Signer deployments were first given.
         .route("/callbacks/{account_id}/cosigner", post(approval))
+}
+
+/// How long a provider call may wait on the database.
+fn deadline(state: &AppState) -> Duration {
+    Duration::from_millis(state.settings.database.callback_timeout_ms)
 }
 
 async fn receive(
@@ -33,10 +42,14 @@ async fn receive(
         Ok(provider) => provider,
         Err(err) => return err.into_response(),
     };
-    let raw = RawCallback { headers, body };
-    let deadline = std::time::Duration::from_millis(state.settings.database.callback_timeout_ms);
-    let result = ingest_callback(&state.pool, provider.as_ref(), &raw, deadline).await;
-    provider.ack(result)
+    let raw = RawCallback {
+        endpoint: Endpoint::Callbacks,
+        headers,
+        body,
+    };
+    inbound::receive(&state.pool, provider.as_ref(), &raw, deadline(&state))
+        .await
+        .into_response()
 }
 
 /// A provider's signer asking whether to sign a withdrawal (ChainUp Co-Signer). Only a caller
@@ -55,7 +68,11 @@ async fn approval(
         Ok(_) => return ApiError::not_found("approval endpoint").into_response(),
         Err(err) => return err.into_response(),
     };
-    let raw = RawCallback { headers, body };
+    let raw = RawCallback {
+        endpoint: Endpoint::Approvals,
+        headers,
+        body,
+    };
     let source = source_address(peer, &raw.headers, &state.settings.server.trusted_proxies);
     let verdict = match state.approval_guards.get(&account_id) {
         Some(guard) => guard.check(source, &raw.headers, query.as_deref()),
@@ -70,6 +87,7 @@ async fn approval(
         )
         .into_response();
     }
-    let deadline = std::time::Duration::from_millis(state.settings.database.callback_timeout_ms);
-    handle_approval_call(&state.pool, provider.as_ref(), &raw, deadline).await
+    inbound::receive(&state.pool, provider.as_ref(), &raw, deadline(&state))
+        .await
+        .into_response()
 }

@@ -137,7 +137,7 @@ pub fn approval_guards(
                     "account {id:?} takes withdrawal approvals, which need a secret: set \
                      [providers.approvals] token_env to an environment variable holding a long \
                      random token, and give the signer the callback URL \
-                     /callbacks/{id}/cosigner?token=<that token>"
+                     /callbacks/{id}/approvals?token=<that token>"
                 )));
             }
             tracing::warn!(

@@ -21,8 +21,9 @@ use crate::api::openapi::shapes::{DeliveryState, ErrorBody};
 use crate::error::ApiError;
 use crate::orders::ingest::record_asked_event;
 use crate::orders::views::{DepositView, WithdrawalView};
+use crate::providers::WithdrawalRef;
 use crate::store::{callbacks, deposits, transitions, webhooks, withdrawals};
-use crate::workers::pollers::{PollError, poll_account};
+use crate::workers::pollers::{PollError, is_polled, poll_account};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -159,7 +160,11 @@ pub(crate) async fn reconcile_withdrawal(
         .await?
         .ok_or_else(|| ApiError::not_found("withdrawal"))?;
     let provider = account(&state, &row.account_id)?;
-    let event = provider.withdrawal_status(&row.provider_request_id).await?;
+    let withdrawal = WithdrawalRef {
+        request_id: &row.provider_request_id,
+        provider_ref: row.provider_ref.as_deref(),
+    };
+    let event = provider.withdrawal_status(&withdrawal).await?;
     let applied = match &event {
         Some(event) => record_asked_event(&state.pool, &row.account_id, "ops", event).await?,
         None => false,
@@ -191,7 +196,7 @@ pub(crate) async fn poll_now(
     Path(id): Path<String>,
 ) -> Result<Json<PollResult>, ApiError> {
     let provider = account(&state, &id)?;
-    if provider.feeds().is_empty() {
+    if !is_polled(provider.as_ref()) {
         // There is no poll of this account, as a path it does not have: 404 rather than 400.
         return Err(ApiError::new(
             axum::http::StatusCode::NOT_FOUND,

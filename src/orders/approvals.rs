@@ -1,5 +1,5 @@
-//! Withdrawal approval requests from a provider's signer (ChainUp Co-Signer `sign_start` /
-//! `sign_success`), from a caller already authenticated by the API layer. A security control: only
+//! Withdrawal approval requests from a provider's signer, read and authenticated before they reach
+//! here (by the API layer's token check on the approval endpoint, or by the provider's own protocol). A security control: only
 //! a withdrawal this gateway created, with exactly the request id, destination, amount and asset it
 //! asked for, and not already finished, is approved. Every answer is recorded with its reason. A
 //! repeated question that was refused is refused again; one that was approved is judged again,
@@ -10,26 +10,20 @@
 
 use std::net::IpAddr;
 
-use axum::response::{IntoResponse, Response};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::api::caller::CallerRefusal;
 use crate::domain::WithdrawalState;
 use crate::domain::text::first_nul;
+use crate::orders::EventResult;
 use crate::orders::ingest::{KeptCall, record_asked_event, store_rejected_call};
 use crate::orders::withdrawals::integrity_mismatches;
 use crate::providers::{
-    AckResult, ApprovalCall, ApprovalRequest, ApprovalStage, CallbackError, EventBody, Provider,
-    RawCallback,
+    ApprovalRequest, ApprovalStage, EventBody, EventKind, Outcome, Provider, RawCallback,
+    WithdrawalRef,
 };
 use crate::store::callbacks;
 use crate::store::withdrawals;
-
-const APPROVED: &str = "approved";
-const REFUSED: &str = "refused";
-/// A signed notice, recorded and checked against the provider's own record.
-const NOTED: &str = "noted";
 
 /// Records a call that did not authenticate; it changes nothing else.
 pub async fn refuse_caller(
@@ -37,7 +31,7 @@ pub async fn refuse_caller(
     provider: &dyn Provider,
     raw: &RawCallback,
     source: Option<IpAddr>,
-    refusal: &CallerRefusal,
+    refusal: &(dyn std::fmt::Display + Sync),
 ) {
     let account = provider.account_id();
     let source = source.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
@@ -51,64 +45,55 @@ pub async fn refuse_caller(
     }
 }
 
-/// Answers one call to `/callbacks/{account}/cosigner`.
-pub async fn handle_approval_call(
+/// Decides an approval request read by the provider's adapter, records the answer with its reason,
+/// and, for a "signed" notice, confirms it with the provider before anything moves. Never approves
+/// on doubt: a refusal can be asked again, an approval cannot be taken back.
+pub async fn decide_approval(
     pool: &PgPool,
     provider: &dyn Provider,
     raw: &RawCallback,
+    request: &ApprovalRequest,
     deadline: std::time::Duration,
-) -> Response {
-    let request = match provider.parse_approval(raw).and_then(storable) {
-        Ok(ApprovalCall::Answered(response)) => return response,
-        Ok(ApprovalCall::Withdrawal(request)) => request,
-        Err(err) => {
-            let reason = err.to_string();
-            tracing::warn!(account = provider.account_id(), reason = %reason, "approval request refused as unreadable");
-            if let Err(err) =
-                store_rejected_call(pool, provider, raw, &reason, err.signature_verified()).await
-            {
-                tracing::error!(error = %err, "could not store a rejected approval request");
-            }
-            return provider.ack(AckResult::Rejected);
+) -> Outcome {
+    let account = provider.account_id();
+    if let Some(field) = first_nul(&serde_json::to_value(request).expect("approval serializes")) {
+        // Text PostgreSQL cannot store: refused, never half-recorded.
+        let reason = format!("invalid callback content: {field} contains a NUL character");
+        tracing::warn!(account, reason = %reason, "approval request refused as unreadable");
+        if let Err(err) = store_rejected_call(pool, provider, raw, &reason, true).await {
+            tracing::error!(account, error = %err, "could not store a rejected approval request");
         }
-    };
-    let decision = tokio::time::timeout(deadline, decide(pool, provider, raw, &request))
+        return Outcome::Refused;
+    }
+    let decision = tokio::time::timeout(deadline, decide(pool, provider, raw, request))
         .await
         .unwrap_or(Err(sqlx::Error::PoolTimedOut));
-    match decision {
+    let approve = match decision {
         Ok((approve, reason)) => {
-            if approve && let ApprovalStage::SignSuccess { tx_hash } = &request.stage {
-                confirm_signed(pool, provider, &request.request_id, tx_hash.as_deref()).await;
-            }
-            metrics::counter!("custody_approval_decisions_total",
-                "account" => provider.account_id().to_owned(),
-                "decision" => if approve { "approved" } else { "refused" })
-            .increment(1);
             if approve {
-                tracing::info!(account = provider.account_id(), request_id = %request.request_id, stage = ?request.stage, "withdrawal approval granted");
+                tracing::info!(account, request_id = %request.request_id, stage = ?request.stage, "withdrawal approval granted");
             } else {
-                tracing::warn!(account = provider.account_id(), request_id = %request.request_id, reason = %reason, "withdrawal approval refused");
+                tracing::warn!(account, request_id = %request.request_id, reason = %reason, "withdrawal approval refused");
             }
-            provider.approval_reply(&request, approve)
+            approve
         }
         Err(err) => {
-            // Never approve on doubt: a refusal can be asked again, an approval cannot be taken back.
-            tracing::error!(account = provider.account_id(), error = %err, "approval decision failed; refusing");
-            provider.approval_reply(&request, false).into_response()
+            tracing::error!(account, error = %err, "approval decision failed; refusing");
+            false
         }
+    };
+    if approve && let ApprovalStage::Signed { tx_hash } = &request.stage {
+        confirm_signed(pool, provider, &request.request_id, tx_hash.as_deref()).await;
     }
-}
-
-/// A question whose text PostgreSQL cannot store is unreadable: it is refused, never half-recorded.
-fn storable(call: ApprovalCall) -> Result<ApprovalCall, CallbackError> {
-    if let ApprovalCall::Withdrawal(request) = &call
-        && let Some(field) = first_nul(&serde_json::to_value(request).expect("approval serializes"))
-    {
-        return Err(CallbackError::Invalid(format!(
-            "{field} contains a NUL character"
-        )));
+    metrics::counter!("custody_approval_decisions_total",
+        "account" => account.to_owned(),
+        "decision" => if approve { "approved" } else { "refused" })
+    .increment(1);
+    if approve {
+        Outcome::Approved
+    } else {
+        Outcome::Declined
     }
-    Ok(call)
 }
 
 /// Decides and records the answer; `(approve, reason)`.
@@ -129,10 +114,6 @@ async fn decide(
     .await?;
     let event_key = format!("approval:{}", request.key);
     let payload = serde_json::to_value(request).expect("approval serializes");
-    let stage = match request.stage {
-        ApprovalStage::SignStart => "sign_start",
-        ApprovalStage::SignSuccess { .. } => "sign_success",
-    };
     let claimed = callbacks::insert_event(
         &mut tx,
         &callbacks::NewEvent {
@@ -140,16 +121,17 @@ async fn decide(
             event_key: &event_key,
             callback_id: Some(callback_id),
             source: "callback",
-            order_kind: "withdrawal",
+            order_kind: EventKind::Withdrawal.as_str(),
             provider_ref: &request.provider_ref,
-            provider_status: stage,
+            provider_status: &request.provider_status,
             payload: &payload,
         },
     )
     .await?;
     let Some(event_id) = claimed else {
         let earlier = callbacks::event_outcome(&mut tx, account_id, &event_key).await?;
-        if !matches!(earlier.as_deref(), Some(APPROVED | NOTED)) {
+        let earlier = earlier.as_deref().and_then(EventResult::parse);
+        if !matches!(earlier, Some(EventResult::Approved | EventResult::Noted)) {
             tx.commit().await?;
             return Ok((false, "the same question was refused before".into()));
         }
@@ -159,11 +141,12 @@ async fn decide(
     };
     let (approve, reason, order_id) = judge(&mut tx, account_id, request).await?;
     let outcome = match (&request.stage, approve) {
-        (_, false) => REFUSED,
-        (ApprovalStage::SignStart, true) => APPROVED,
-        (ApprovalStage::SignSuccess { .. }, true) => NOTED,
+        (_, false) => EventResult::Refused,
+        (ApprovalStage::BeforeSigning, true) => EventResult::Approved,
+        (ApprovalStage::Signed { .. }, true) => EventResult::Noted,
     };
-    callbacks::set_event_outcome(&mut tx, event_id, outcome, Some(&reason), order_id).await?;
+    callbacks::set_event_outcome(&mut tx, event_id, outcome.as_str(), Some(&reason), order_id)
+        .await?;
     tx.commit().await?;
     Ok((approve, reason))
 }
@@ -201,17 +184,17 @@ async fn judge(
     }
     let state = WithdrawalState::parse(&row.state).expect("stored withdrawal state is valid");
     match &request.stage {
-        ApprovalStage::SignStart if state.is_terminal() => Ok((
+        ApprovalStage::BeforeSigning if state.is_terminal() => Ok((
             false,
             format!("withdrawal is already {}", state.as_str()),
             Some(row.id),
         )),
-        ApprovalStage::SignStart => Ok((
+        ApprovalStage::BeforeSigning => Ok((
             true,
             "matches the withdrawal we submitted".into(),
             Some(row.id),
         )),
-        ApprovalStage::SignSuccess { .. } => Ok((
+        ApprovalStage::Signed { .. } => Ok((
             true,
             "signed; confirming with the provider".into(),
             Some(row.id),
@@ -230,7 +213,11 @@ async fn confirm_signed(
     reported_tx_hash: Option<&str>,
 ) {
     let account_id = provider.account_id();
-    let concern = match provider.withdrawal_status(request_id).await {
+    let withdrawal = WithdrawalRef {
+        request_id,
+        provider_ref: None,
+    };
+    let concern = match provider.withdrawal_status(&withdrawal).await {
         Ok(Some(event)) => {
             if let Err(err) = record_asked_event(pool, account_id, "poll", &event).await {
                 tracing::error!(account = account_id, error = %err, "could not record the provider's answer");

@@ -9,12 +9,10 @@ use uuid::Uuid;
 
 use crate::domain::OrderKind;
 use crate::domain::text::{escape_nul, first_nul, stored_body};
-use crate::orders::EventOutcome;
 use crate::orders::deposits::apply_deposit_event;
 use crate::orders::withdrawals::apply_withdrawal_event;
-use crate::providers::{
-    AckResult, CallbackError, EventBody, InvalidEvent, Provider, ProviderEvent, RawCallback,
-};
+use crate::orders::{EventOutcome, EventResult};
+use crate::providers::{EventBody, InvalidEvent, Outcome, Provider, ProviderEvent, RawCallback};
 use crate::store::{callbacks, deposits, withdrawals};
 
 /// Headers stored as they arrived; every other header is stored by name with its value redacted,
@@ -72,65 +70,22 @@ impl<'a> KeptCall<'a> {
     }
 }
 
-/// Stores a callback and says what to answer. Past `deadline` the transaction is abandoned (and
-/// rolled back) and the provider asked to retry: a duplicate of anything that did commit is
-/// harmless.
-pub async fn ingest_callback(
+/// Stores a verified callback's events in one transaction with the raw call, each event once.
+/// Text PostgreSQL cannot hold can never be stored: such a call is refused for good (and kept, as
+/// refused), never answered "retry later".
+pub async fn store_events(
     pool: &PgPool,
     provider: &dyn Provider,
     raw: &RawCallback,
-    deadline: std::time::Duration,
-) -> AckResult {
+    events: &[ProviderEvent],
+) -> Result<Outcome, sqlx::Error> {
     let account_id = provider.account_id();
-    let result = match tokio::time::timeout(deadline, store_callback(pool, provider, raw)).await {
-        Ok(Ok(result)) => result,
-        Ok(Err(err)) => {
-            tracing::error!(account = account_id, error = %err, "callback could not be stored; asking the provider to retry");
-            AckResult::RetryLater
-        }
-        Err(_) => {
-            tracing::error!(
-                account = account_id,
-                "the database did not answer in time; asking the provider to retry"
-            );
-            AckResult::RetryLater
-        }
-    };
-    let label = match result {
-        AckResult::Processed => "processed",
-        AckResult::Rejected => "rejected",
-        AckResult::RetryLater => "retry_later",
-    };
-    metrics::counter!("custody_callbacks_total", "account" => account_id.to_owned(), "result" => label)
-        .increment(1);
-    result
-}
-
-async fn store_callback(
-    pool: &PgPool,
-    provider: &dyn Provider,
-    raw: &RawCallback,
-) -> Result<AckResult, sqlx::Error> {
-    let account_id = provider.account_id();
-    let parsed = provider.parse_callback(raw).and_then(|events| {
-        // Text PostgreSQL cannot hold can never be stored: refuse it for good, not "retry later".
-        match events.iter().find_map(unstorable_field) {
-            Some(field) => Err(CallbackError::Invalid(format!(
-                "{field} contains a NUL character"
-            ))),
-            None => Ok(events),
-        }
-    });
-    let events = match parsed {
-        Ok(events) => events,
-        Err(err) => {
-            let reason = err.to_string();
-            tracing::warn!(account = account_id, reason = %reason, "callback rejected");
-            store_rejected_call(pool, provider, raw, &reason, err.signature_verified()).await?;
-            return Ok(AckResult::Rejected);
-        }
-    };
-
+    if let Some(field) = events.iter().find_map(unstorable_field) {
+        let reason = format!("invalid callback content: {field} contains a NUL character");
+        tracing::warn!(account = account_id, reason = %reason, "callback rejected");
+        store_rejected_call(pool, provider, raw, &reason, true).await?;
+        return Ok(Outcome::Refused);
+    }
     let callback_id = Uuid::now_v7();
     let kept = KeptCall::of(provider, raw);
     let mut tx = pool.begin().await?;
@@ -144,7 +99,7 @@ async fn store_callback(
     );
     callbacks::insert_callback(&mut *tx, &record).await?;
     let mut new_events = 0;
-    for event in &events {
+    for event in events {
         if record_event(&mut tx, account_id, Some(callback_id), "callback", event).await? {
             new_events += 1;
         }
@@ -154,7 +109,11 @@ async fn store_callback(
     }
     tx.commit().await?;
     tracing::info!(account = account_id, callback_id = %callback_id, events = events.len(), new_events, "callback stored");
-    Ok(AckResult::Processed)
+    Ok(if new_events == 0 {
+        Outcome::Duplicate
+    } else {
+        Outcome::Stored
+    })
 }
 
 /// Where an event holds text PostgreSQL cannot store (a NUL character), if anywhere.
@@ -195,7 +154,7 @@ pub async fn record_event(
         None => event,
     };
     let payload = serde_json::to_value(&event.body).expect("events serialize");
-    let order_kind = event.body.order_kind().as_str();
+    let order_kind = event.body.kind().as_str();
     let claimed = callbacks::insert_event(
         conn,
         &callbacks::NewEvent {
@@ -239,15 +198,23 @@ pub async fn record_event(
         EventBody::Invalid(invalid) => {
             flag_order_of_invalid_event(conn, account_id, &event.provider_ref, invalid).await?
         }
+        // Applied with the providers that send them (an address switch, balances, sweeps).
+        EventBody::AddressChanged(_)
+        | EventBody::Balance(_)
+        | EventBody::TreasuryTransfer(_)
+        | EventBody::Notice(_) => EventOutcome::recorded(),
     };
-    if outcome.outcome != "applied" {
-        tracing::warn!(account = account_id, event_key = %event.event_key, outcome = outcome.outcome,
-            detail = outcome.detail.as_deref().unwrap_or(""), "event recorded, not applied");
+    match outcome.result {
+        EventResult::Applied | EventResult::Recorded => {}
+        other => {
+            tracing::warn!(account = account_id, event_key = %event.event_key, outcome = other.as_str(),
+                detail = outcome.detail.as_deref().unwrap_or(""), "event recorded, not applied");
+        }
     }
     callbacks::set_event_outcome(
         conn,
         event_id,
-        outcome.outcome,
+        outcome.result.as_str(),
         outcome.detail.as_deref(),
         outcome.order_id,
     )
@@ -260,14 +227,14 @@ fn escaped_invalid(event: &ProviderEvent, field: &str) -> ProviderEvent {
     let request_id = match &event.body {
         EventBody::Withdrawal(w) => Some(w.request_id.as_str()),
         EventBody::Invalid(i) => i.request_id.as_deref(),
-        EventBody::Deposit(_) => None,
+        _ => None,
     };
     ProviderEvent {
         event_key: escape_nul(&event.event_key).into_owned(),
         provider_ref: escape_nul(&event.provider_ref).into_owned(),
         provider_status: escape_nul(&event.provider_status).into_owned(),
         body: EventBody::Invalid(InvalidEvent {
-            order_kind: event.body.order_kind(),
+            about: event.body.kind(),
             request_id: request_id.map(|r| escape_nul(r).into_owned()),
             reason: format!("{} contains a NUL character", escape_nul(field)),
         }),
@@ -285,15 +252,16 @@ async fn flag_order_of_invalid_event(
         "provider reported what cannot be applied: {}",
         invalid.reason
     );
-    let order_id = match invalid.order_kind {
-        OrderKind::Deposit => {
+    let order_id = match invalid.about.order_kind() {
+        None => None,
+        Some(OrderKind::Deposit) => {
             let row = deposits::lock_by_provider_ref(conn, account_id, provider_ref).await?;
             if let Some(row) = &row {
                 deposits::flag_for_review(conn, row.id, &reason).await?;
             }
             row.map(|r| r.id)
         }
-        OrderKind::Withdrawal => {
+        Some(OrderKind::Withdrawal) => {
             let row = match invalid.request_id.as_deref() {
                 Some(request_id) => {
                     withdrawals::lock_by_request_id(conn, account_id, request_id).await?

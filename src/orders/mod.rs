@@ -3,6 +3,7 @@
 pub mod addresses;
 pub mod approvals;
 pub mod deposits;
+pub mod inbound;
 pub mod ingest;
 pub mod merchants;
 pub mod notify;
@@ -11,63 +12,108 @@ pub mod withdrawals;
 
 use uuid::Uuid;
 
+/// What became of one provider event, as stored in `provider_events.outcome`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventResult {
+    Applied,
+    /// A late or repeated status: recorded, not applied.
+    Stale,
+    UnknownStatus,
+    /// About an address or withdrawal we do not know: kept for ops.
+    Orphan,
+    NeedsReview,
+    /// Content that cannot be applied (see `InvalidEvent`); its order, if any, is under review.
+    Invalid,
+    /// Kept as reported; nothing to apply it to (yet): notices, balances, address changes.
+    Recorded,
+    /// Approval calls: granted, refused, or a signed notice checked with the provider.
+    Approved,
+    Refused,
+    Noted,
+}
+
+impl EventResult {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventResult::Applied => "applied",
+            EventResult::Stale => "stale",
+            EventResult::UnknownStatus => "unknown_status",
+            EventResult::Orphan => "orphan",
+            EventResult::NeedsReview => "needs_review",
+            EventResult::Invalid => "invalid",
+            EventResult::Recorded => "recorded",
+            EventResult::Approved => "approved",
+            EventResult::Refused => "refused",
+            EventResult::Noted => "noted",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<EventResult> {
+        [
+            EventResult::Applied,
+            EventResult::Stale,
+            EventResult::UnknownStatus,
+            EventResult::Orphan,
+            EventResult::NeedsReview,
+            EventResult::Invalid,
+            EventResult::Recorded,
+            EventResult::Approved,
+            EventResult::Refused,
+            EventResult::Noted,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == text)
+    }
+}
+
 /// What became of one provider event, recorded on its `provider_events` row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventOutcome {
-    pub outcome: &'static str,
+    pub result: EventResult,
     pub detail: Option<String>,
     pub order_id: Option<Uuid>,
 }
 
 impl EventOutcome {
-    pub fn applied(order_id: Uuid) -> EventOutcome {
+    fn new(result: EventResult, detail: Option<String>, order_id: Option<Uuid>) -> EventOutcome {
         EventOutcome {
-            outcome: "applied",
-            detail: None,
-            order_id: Some(order_id),
+            result,
+            detail,
+            order_id,
         }
     }
 
-    /// A late or repeated status: recorded, not applied.
+    pub fn applied(order_id: Uuid) -> EventOutcome {
+        EventOutcome::new(EventResult::Applied, None, Some(order_id))
+    }
+
     pub fn stale(order_id: Uuid, current: &str) -> EventOutcome {
-        EventOutcome {
-            outcome: "stale",
-            detail: Some(format!("order is already {current}")),
-            order_id: Some(order_id),
-        }
+        let detail = format!("order is already {current}");
+        EventOutcome::new(EventResult::Stale, Some(detail), Some(order_id))
     }
 
     pub fn unknown_status(order_id: Option<Uuid>) -> EventOutcome {
-        EventOutcome {
-            outcome: "unknown_status",
-            detail: Some("provider status not known to the gateway; not applied".into()),
-            order_id,
-        }
+        let detail = "provider status not known to the gateway; not applied".to_owned();
+        EventOutcome::new(EventResult::UnknownStatus, Some(detail), order_id)
     }
 
-    /// About an address or withdrawal we do not know: kept for ops.
     pub fn orphan(detail: impl Into<String>) -> EventOutcome {
-        EventOutcome {
-            outcome: "orphan",
-            detail: Some(detail.into()),
-            order_id: None,
-        }
+        EventOutcome::new(EventResult::Orphan, Some(detail.into()), None)
     }
 
-    /// Content that cannot be applied (see `InvalidEvent`); its order, if any, is under review.
     pub fn invalid(order_id: Option<Uuid>, detail: impl Into<String>) -> EventOutcome {
-        EventOutcome {
-            outcome: "invalid",
-            detail: Some(detail.into()),
-            order_id,
-        }
+        EventOutcome::new(EventResult::Invalid, Some(detail.into()), order_id)
+    }
+
+    pub fn recorded() -> EventOutcome {
+        EventOutcome::new(EventResult::Recorded, None, None)
     }
 
     pub fn needs_review(order_id: Uuid, detail: impl Into<String>) -> EventOutcome {
-        EventOutcome {
-            outcome: "needs_review",
-            detail: Some(detail.into()),
-            order_id: Some(order_id),
-        }
+        EventOutcome::new(
+            EventResult::NeedsReview,
+            Some(detail.into()),
+            Some(order_id),
+        )
     }
 }

@@ -202,8 +202,13 @@ pub async fn submit(
         callback_url: &callback_url,
     };
     let result = provider.submit_withdrawal(&request).await;
+    let mut accepted = None;
     let (target, error) = match result {
-        Ok(()) | Err(ProviderError::Duplicate) => (WithdrawalState::Submitted, None),
+        Ok(submitted) => {
+            accepted = Some(submitted);
+            (WithdrawalState::Submitted, None)
+        }
+        Err(ProviderError::Duplicate) => (WithdrawalState::Submitted, None),
         Err(err @ (ProviderError::Refused { .. } | ProviderError::Unsupported(_)))
             if attempt == Attempt::First =>
         {
@@ -237,7 +242,11 @@ pub async fn submit(
             provider_error: Some(&error.provider_detail),
             ..Default::default()
         },
-        None => WithdrawalChanges::default(),
+        None => WithdrawalChanges {
+            provider_ref: accepted.as_ref().and_then(|a| a.provider_ref.as_deref()),
+            provider_awaits_approval: accepted.as_ref().map(|a| a.awaits_approval),
+            ..Default::default()
+        },
     };
     let mut tx = state.pool.begin().await?;
     withdrawals::release_send_lease(&mut *tx, row.id).await?;

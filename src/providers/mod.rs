@@ -3,20 +3,27 @@
 
 pub mod chainup_mpc;
 pub mod crypto;
+pub mod events;
+pub mod inbound;
 pub mod registry;
+pub mod text_fields;
 pub mod udun;
 
 use async_trait::async_trait;
-use axum::body::Bytes;
-use axum::http::HeaderMap;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use rust_decimal::Decimal;
 use serde::Serialize;
 
 use crate::config::{ProviderAccountSettings, SettingsError};
-use crate::domain::{ChainAsset, DepositState, OrderKind, WithdrawalState};
+use crate::domain::ChainAsset;
 
+pub use events::{
+    AddressChangedEvent, BalanceEvent, DepositEvent, EventBody, EventKind, InvalidEvent,
+    NoticeEvent, ProviderEvent, TreasuryTransferEvent, WithdrawalEvent,
+};
+pub use inbound::{
+    ApprovalRequest, ApprovalStage, CallbackError, Endpoint, Inbound, Outcome, ProviderReply,
+    RawCallback,
+};
 pub use registry::{ProviderKind, Registry, SimulatorKind};
 
 /// One chain/asset an account serves, as the core sees it.
@@ -90,6 +97,22 @@ pub struct WithdrawalRequest<'a> {
     pub callback_url: &'a str,
 }
 
+/// What the provider said when it took a withdrawal in, kept on the withdrawal.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Submitted {
+    /// Its own id for the withdrawal, when it gives one at once.
+    pub provider_ref: Option<String>,
+    /// Whether it now waits for our second confirmation before it pays.
+    pub awaits_approval: bool,
+}
+
+/// A withdrawal as a provider knows it: our request id, and its own id once it gave one.
+#[derive(Debug, Clone, Copy)]
+pub struct WithdrawalRef<'a> {
+    pub request_id: &'a str,
+    pub provider_ref: Option<&'a str>,
+}
+
 /// How a provider call ended when it did not succeed.
 #[derive(Debug, thiserror::Error)]
 pub enum ProviderError {
@@ -153,120 +176,6 @@ pub fn http_client(account: &ProviderAccountSettings) -> Result<reqwest::Client,
         .map_err(|e| SettingsError::Invalid(format!("account {:?}: HTTP client: {e}", account.id)))
 }
 
-/// A callback exactly as it arrived.
-pub struct RawCallback {
-    pub headers: HeaderMap,
-    pub body: Bytes,
-}
-
-impl RawCallback {
-    pub fn content_type(&self) -> Option<&str> {
-        self.headers
-            .get(axum::http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum CallbackError {
-    #[error("signature does not verify")]
-    BadSignature,
-    /// Unreadable before its signature could be checked (missing fields, bad envelope).
-    #[error("malformed callback: {0}")]
-    Malformed(String),
-    /// Authentic, but its content is not what the protocol describes.
-    #[error("invalid callback content: {0}")]
-    Invalid(String),
-}
-
-impl CallbackError {
-    /// Whether the signature was checked and found good before the callback was refused.
-    pub fn signature_verified(&self) -> bool {
-        matches!(self, CallbackError::Invalid(_))
-    }
-}
-
-/// What the gateway tells the provider about one callback.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AckResult {
-    /// Stored (or already stored): stop sending it.
-    Processed,
-    /// Refused: not authentic or not understood.
-    Rejected,
-    /// We could not store it now: send it again later.
-    RetryLater,
-}
-
-/// A normalized money event, keyed so that the same fact always gets the same key.
-#[derive(Debug, Clone, Serialize)]
-pub struct ProviderEvent {
-    pub event_key: String,
-    /// The provider's id of the transfer (Udun `tradeId`).
-    pub provider_ref: String,
-    /// The provider's status as it sent it, kept for audit.
-    pub provider_status: String,
-    pub body: EventBody,
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum EventBody {
-    Deposit(DepositEvent),
-    Withdrawal(WithdrawalEvent),
-    Invalid(InvalidEvent),
-}
-
-impl EventBody {
-    pub fn order_kind(&self) -> OrderKind {
-        match self {
-            EventBody::Deposit(_) => OrderKind::Deposit,
-            EventBody::Withdrawal(_) => OrderKind::Withdrawal,
-            EventBody::Invalid(invalid) => invalid.order_kind,
-        }
-    }
-}
-
-/// An authentic provider record whose content cannot be applied as it stands, e.g. an amount that
-/// is not a plain decimal within the asset's decimals: recorded, never applied, and its order (if
-/// we have one) flagged for review.
-#[derive(Debug, Clone, Serialize)]
-pub struct InvalidEvent {
-    pub order_kind: OrderKind,
-    /// Our request id as the provider echoed it (withdrawals).
-    pub request_id: Option<String>,
-    pub reason: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct DepositEvent {
-    /// `None` when the provider's coin is not in the account's asset mapping.
-    pub chain_asset: Option<ChainAsset>,
-    pub address: String,
-    pub memo: Option<String>,
-    #[serde(with = "rust_decimal::serde::str")]
-    pub amount: Decimal,
-    #[serde(with = "rust_decimal::serde::str_option")]
-    pub fee: Option<Decimal>,
-    pub tx_hash: Option<String>,
-    pub block_height: Option<i64>,
-    /// `None` for a provider status we do not know: recorded, never applied.
-    pub state: Option<DepositState>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct WithdrawalEvent {
-    /// Our request id as the provider echoes it (Udun `businessId`).
-    pub request_id: String,
-    pub chain_asset: Option<ChainAsset>,
-    pub address: String,
-    #[serde(with = "rust_decimal::serde::str")]
-    pub amount: Decimal,
-    #[serde(with = "rust_decimal::serde::str_option")]
-    pub fee: Option<Decimal>,
-    pub tx_hash: Option<String>,
-    pub state: Option<WithdrawalState>,
-}
-
 /// One page of a pulled feed (DESIGN §3 `poll`).
 #[derive(Debug, Default)]
 pub struct Polled {
@@ -275,38 +184,6 @@ pub struct Polled {
     pub next_cursor: Option<String>,
     /// Whether another page is ready now.
     pub more: bool,
-}
-
-/// A provider asking us to approve a withdrawal before it signs it (ChainUp Co-Signer `sign_start`,
-/// WaaS second confirmation), or telling us it has signed it.
-#[derive(Debug, Clone, Serialize)]
-pub struct ApprovalRequest {
-    /// A stable key for this question, so that a repeated question gets the same answer.
-    pub key: String,
-    pub stage: ApprovalStage,
-    pub request_id: String,
-    /// The provider's id of the withdrawal.
-    pub provider_ref: String,
-    pub chain_asset: Option<ChainAsset>,
-    pub to_address: String,
-    #[serde(with = "rust_decimal::serde::str")]
-    pub amount: Decimal,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ApprovalStage {
-    /// May it be signed?
-    SignStart,
-    /// It was signed; the transaction is on its way.
-    SignSuccess { tx_hash: Option<String> },
-}
-
-/// What a provider's approval endpoint received.
-pub enum ApprovalCall {
-    Withdrawal(ApprovalRequest),
-    /// A question the adapter answers alone (e.g. Co-Signer's key self-check).
-    Answered(Response),
 }
 
 #[async_trait]
@@ -328,8 +205,10 @@ pub trait Provider: Send + Sync {
     ) -> Result<NewAddress, ProviderError>;
 
     /// Sends a withdrawal. `Duplicate` means an earlier attempt with the same request id arrived.
-    async fn submit_withdrawal(&self, request: &WithdrawalRequest<'_>)
-    -> Result<(), ProviderError>;
+    async fn submit_withdrawal(
+        &self,
+        request: &WithdrawalRequest<'_>,
+    ) -> Result<Submitted, ProviderError>;
 
     /// Asks the provider whether an address is valid; `Unsupported` when it offers no check.
     async fn validate_address(
@@ -341,11 +220,13 @@ pub trait Provider: Send + Sync {
     /// The coins the provider serves for this account.
     async fn supported_assets(&self) -> Result<Vec<RemoteAsset>, ProviderError>;
 
-    /// Verifies a callback (on its raw bytes) and turns it into events.
-    fn parse_callback(&self, callback: &RawCallback) -> Result<Vec<ProviderEvent>, CallbackError>;
+    /// Reads what the provider POSTed to `raw.endpoint`, verified on its raw bytes first. It may
+    /// ask the provider to confirm what the call says (`CallbackError::Unavailable` when it
+    /// cannot: the provider is then asked to retry, never refused).
+    async fn read_callback(&self, raw: &RawCallback) -> Result<Inbound, CallbackError>;
 
-    /// The reply the provider expects.
-    fn ack(&self, result: AckResult) -> Response;
+    /// The answer in the provider's own form to the call `raw`, given what became of it.
+    fn reply(&self, raw: &RawCallback, outcome: Outcome) -> ProviderReply;
 
     /// Lower-case names of the provider's callback headers that carry no secret (e.g. a signature
     /// or timestamp), stored as received; every other header outside a short common list is
@@ -376,10 +257,16 @@ pub trait Provider: Send + Sync {
         )))
     }
 
-    /// The withdrawal as the provider knows it now; `None` when it has no record of the request id.
+    /// Whether [`Provider::withdrawal_status`] is offered: quiet withdrawals are then reconciled
+    /// by asking, whether or not the account has feeds.
+    fn has_status_query(&self) -> bool {
+        false
+    }
+
+    /// The withdrawal as the provider knows it now; `None` when it has no record of it.
     async fn withdrawal_status(
         &self,
-        _request_id: &str,
+        _withdrawal: &WithdrawalRef<'_>,
     ) -> Result<Option<ProviderEvent>, ProviderError> {
         Err(ProviderError::Unsupported(
             "no withdrawal status query".into(),
@@ -390,22 +277,5 @@ pub trait Provider: Send + Sync {
     /// approval endpoint admits only callers holding its token (`[providers.approvals]`).
     fn takes_approvals(&self) -> bool {
         false
-    }
-
-    /// Reads a withdrawal approval request (verified as the provider's protocol requires).
-    fn parse_approval(&self, _call: &RawCallback) -> Result<ApprovalCall, CallbackError> {
-        Err(CallbackError::Malformed(
-            "this provider sends no approval requests".into(),
-        ))
-    }
-
-    /// The answer to an approval request: approve or refuse.
-    fn approval_reply(&self, _request: &ApprovalRequest, approve: bool) -> Response {
-        let status = if approve {
-            StatusCode::OK
-        } else {
-            StatusCode::FORBIDDEN
-        };
-        (status, if approve { "SUCCESS" } else { "FAILURE" }).into_response()
     }
 }

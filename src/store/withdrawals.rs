@@ -25,6 +25,8 @@ pub struct WithdrawalRow {
     /// The provider's own code and text, for ops only.
     pub provider_error_code: Option<String>,
     pub provider_error: Option<String>,
+    /// The provider waits for our second confirmation before it pays.
+    pub provider_awaits_approval: bool,
     /// Set while a send to the provider may be in flight.
     pub send_lease_until: Option<DateTime<Utc>>,
     pub needs_review: bool,
@@ -138,6 +140,7 @@ pub struct WithdrawalChanges<'a> {
     pub error_message: Option<&'a str>,
     pub provider_error_code: Option<&'a str>,
     pub provider_error: Option<&'a str>,
+    pub provider_awaits_approval: Option<bool>,
 }
 
 pub async fn set_state(
@@ -151,7 +154,8 @@ pub async fn set_state(
                 tx_hash = COALESCE($4, tx_hash), fee = COALESCE($5, fee),
                 error_code = COALESCE($6, error_code), error_message = COALESCE($7, error_message),
                 provider_error_code = COALESCE($8, provider_error_code),
-                provider_error = COALESCE($9, provider_error), updated_at = now()
+                provider_error = COALESCE($9, provider_error),
+                provider_awaits_approval = COALESCE($10, provider_awaits_approval), updated_at = now()
          WHERE id = $1 RETURNING *",
     )
     .bind(id)
@@ -163,6 +167,7 @@ pub async fn set_state(
     .bind(changes.error_message)
     .bind(changes.provider_error_code)
     .bind(changes.provider_error)
+    .bind(changes.provider_awaits_approval)
     .fetch_one(conn)
     .await
 }
@@ -293,21 +298,21 @@ pub async fn search(
 }
 
 /// Up to `limit` withdrawals the provider holds and has not finished, not asked about for `after_secs`,
-/// least recently asked first; each is marked as asked now.
+/// least recently asked first; each is marked as asked now. `(request id, provider's id)`.
 pub async fn claim_open_withdrawals(
     pool: &PgPool,
     account_id: &str,
     after_secs: u64,
     limit: i64,
-) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar(
+) -> Result<Vec<(String, Option<String>)>, sqlx::Error> {
+    sqlx::query_as(
         "UPDATE withdrawals SET status_checked_at = now()
          WHERE id IN (SELECT id FROM withdrawals
                       WHERE account_id = $1 AND state IN ('submitted', 'approved', 'broadcast')
                         AND (status_checked_at IS NULL
                              OR status_checked_at < now() - make_interval(secs => $2))
                       ORDER BY status_checked_at NULLS FIRST LIMIT $3 FOR UPDATE SKIP LOCKED)
-         RETURNING provider_request_id",
+         RETURNING provider_request_id, provider_ref",
     )
     .bind(account_id)
     .bind(after_secs as f64)

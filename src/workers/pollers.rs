@@ -1,6 +1,6 @@
-//! Pollers (DESIGN §3, §5): for every account with pulled feeds, read each feed page by page, store
-//! the events and the advanced cursor in one transaction, then count confirmations of deposits still
-//! waiting for them. An advisory lock per account keeps two gateway instances from polling the same
+//! Pollers (DESIGN §3, §5): for every account with pulled feeds or a status query, read each feed
+//! page by page, store the events and the advanced cursor in one transaction, count confirmations
+//! of deposits still waiting for them, and ask about quiet withdrawals. An advisory lock per account keeps two gateway instances from polling the same
 //! account at once; provider errors back off, doubling up to a limit.
 
 use std::collections::HashMap;
@@ -11,7 +11,9 @@ use tokio::sync::watch;
 use crate::AppState;
 use crate::domain::{ChainAsset, DepositState};
 use crate::orders::ingest::{record_asked_event, record_event};
-use crate::providers::{DepositEvent, EventBody, Provider, ProviderError, ProviderEvent};
+use crate::providers::{
+    DepositEvent, EventBody, Provider, ProviderError, ProviderEvent, WithdrawalRef,
+};
 use crate::store::{polling, withdrawals};
 
 #[derive(Debug, thiserror::Error)]
@@ -46,7 +48,7 @@ pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
             _ = stop.changed() => return,
         }
         let now = tokio::time::Instant::now();
-        for provider in state.registry.all().filter(|p| !p.feeds().is_empty()) {
+        for provider in state.registry.all().filter(|p| is_polled(p.as_ref())) {
             let account = provider.account_id().to_owned();
             if waits.get(&account).is_some_and(|(_, until)| *until > now) {
                 continue;
@@ -66,6 +68,12 @@ pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
             }
         }
     }
+}
+
+/// Whether an account has anything to poll: feeds to read, or withdrawals to ask about. An account
+/// with neither shows its quiet withdrawals in `/ops/withdrawals/attention`.
+pub fn is_polled(provider: &dyn Provider) -> bool {
+    !provider.feeds().is_empty() || provider.has_status_query()
 }
 
 fn record_round(account: &str, result: &Result<PollReport, PollError>) {
@@ -118,7 +126,9 @@ async fn poll_locked(state: &AppState, provider: &dyn Provider) -> Result<PollRe
         read_feed(state, provider, feed, &mut report).await?;
     }
     count_confirmations(state, provider, &mut report).await?;
-    reconcile_withdrawals(state, provider, &mut report).await?;
+    if provider.has_status_query() {
+        reconcile_withdrawals(state, provider, &mut report).await?;
+    }
     if report.new_events > 0 || report.confirmed > 0 || report.reconciled > 0 {
         tracing::info!(
             account = provider.account_id(),
@@ -176,8 +186,12 @@ async fn reconcile_withdrawals(
         settings.reconcile_batch,
     )
     .await?;
-    for request_id in open {
-        let event = match provider.withdrawal_status(&request_id).await {
+    for (request_id, provider_ref) in open {
+        let withdrawal = WithdrawalRef {
+            request_id: &request_id,
+            provider_ref: provider_ref.as_deref(),
+        };
+        let event = match provider.withdrawal_status(&withdrawal).await {
             Ok(Some(event)) => event,
             Ok(None) => continue,
             Err(ProviderError::Unsupported(_)) => return Ok(()),

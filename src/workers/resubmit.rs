@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use crate::AppState;
 use crate::orders::ingest::record_asked_event;
 use crate::orders::withdrawals::{Attempt, submit};
-use crate::providers::ProviderError;
+use crate::providers::{ProviderError, WithdrawalRef};
 use crate::store::withdrawals;
 
 pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
@@ -39,7 +39,11 @@ pub async fn resubmit_due(state: &AppState, after_secs: u64) -> Result<usize, sq
             continue;
         };
         let id = row.id;
-        match provider.withdrawal_status(&row.provider_request_id).await {
+        let withdrawal = WithdrawalRef {
+            request_id: &row.provider_request_id,
+            provider_ref: row.provider_ref.as_deref(),
+        };
+        match provider.withdrawal_status(&withdrawal).await {
             Ok(Some(event)) => {
                 tracing::info!(withdrawal = %id, status = %event.provider_status, "withdrawal found at the provider");
                 record_asked_event(&state.pool, &row.account_id, "poll", &event).await?;

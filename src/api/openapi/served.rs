@@ -40,7 +40,7 @@ pub fn ops(state: &AppState) -> Value {
     let polled: Vec<Value> = state
         .registry
         .all()
-        .filter(|p| !p.feeds().is_empty())
+        .filter(|p| crate::workers::pollers::is_polled(p.as_ref()))
         .map(|p| json!(p.account_id()))
         .collect();
     restrict_path_id(&mut spec, "/ops/accounts/{id}/assets", "get", all);

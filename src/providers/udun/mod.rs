@@ -9,17 +9,17 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::{ProviderAccountSettings, SettingsError, resolve_secret};
 use crate::domain::money::{MAX_DECIMALS, ProviderUnits, provider_amount, to_wire};
-use crate::domain::{ChainAsset, DepositState, OrderKind, WithdrawalState};
+use crate::domain::{ChainAsset, DepositState, WithdrawalState};
 use crate::providers::crypto::random_alphanumeric;
 use crate::providers::{
-    AckResult, AddressRequest, AssetInfo, CallbackError, DepositEvent, EventBody, InvalidEvent,
-    NewAddress, Provider, ProviderError, ProviderEvent, ProviderKind, RawCallback, RemoteAsset,
-    WithdrawalEvent, WithdrawalRequest, http_client,
+    AddressRequest, AssetInfo, CallbackError, DepositEvent, Endpoint, EventBody, EventKind,
+    Inbound, InvalidEvent, NewAddress, Outcome, Provider, ProviderError, ProviderEvent,
+    ProviderKind, ProviderReply, RawCallback, RemoteAsset, Submitted, WithdrawalEvent,
+    WithdrawalRequest, http_client,
 };
 
 use settings::{UdunAsset, UdunSettings, UdunWithdrawMode};
@@ -197,8 +197,8 @@ impl UdunProvider {
             .filter(|h| *h >= 0);
         let event_key = format!("{}:{}:{}", trade.trade_id, trade.trade_type, trade.status);
         let order_kind = match trade.trade_type.as_str() {
-            "1" => OrderKind::Deposit,
-            "2" => OrderKind::Withdrawal,
+            "1" => EventKind::Deposit,
+            "2" => EventKind::Withdrawal,
             other => {
                 return Err(CallbackError::Invalid(format!(
                     "unknown tradeType {other:?}"
@@ -206,23 +206,25 @@ impl UdunProvider {
             }
         };
         let request_id = trade.business_id.clone().unwrap_or_default();
-        let body = match (Self::trade_amounts(trade, coin), order_kind) {
-            (Err(reason), _) => EventBody::Invalid(InvalidEvent {
-                order_kind,
+        let body = match Self::trade_amounts(trade, coin) {
+            Err(reason) => EventBody::Invalid(InvalidEvent {
+                about: order_kind,
                 request_id: Some(request_id).filter(|r| !r.is_empty()),
                 reason,
             }),
-            (Ok((amount, fee)), OrderKind::Deposit) => EventBody::Deposit(DepositEvent {
-                chain_asset,
-                address: trade.address.clone(),
-                memo: trade.memo.clone(),
-                amount,
-                fee,
-                tx_hash: trade.tx_id.clone(),
-                block_height,
-                state: deposit_state(&trade.status),
-            }),
-            (Ok((amount, fee)), OrderKind::Withdrawal) => EventBody::Withdrawal(WithdrawalEvent {
+            Ok((amount, fee)) if order_kind == EventKind::Deposit => {
+                EventBody::Deposit(DepositEvent {
+                    chain_asset,
+                    address: trade.address.clone(),
+                    memo: trade.memo.clone(),
+                    amount,
+                    fee,
+                    tx_hash: trade.tx_id.clone(),
+                    block_height,
+                    state: deposit_state(&trade.status),
+                })
+            }
+            Ok((amount, fee)) => EventBody::Withdrawal(WithdrawalEvent {
                 request_id,
                 chain_asset,
                 address: trade.address.clone(),
@@ -352,7 +354,7 @@ impl Provider for UdunProvider {
     async fn submit_withdrawal(
         &self,
         request: &WithdrawalRequest<'_>,
-    ) -> Result<(), ProviderError> {
+    ) -> Result<Submitted, ProviderError> {
         let coin = self.coin(request.chain_asset)?;
         let body = vec![wire::Withdraw {
             address: request.to_address.to_owned(),
@@ -370,7 +372,8 @@ impl Provider for UdunProvider {
         };
         let body = serde_json::to_string(&body).expect("withdraw body serializes");
         match self.call(path, body).await {
-            Ok(_) => Ok(()),
+            // Udun's own id (`tradeId`) arrives with its callbacks.
+            Ok(_) => Ok(Submitted::default()),
             Err(ProviderError::Refused { code, .. })
                 if code == wire::CODE_DUPLICATE_BUSINESS_ID =>
             {
@@ -433,8 +436,13 @@ impl Provider for UdunProvider {
     }
 
     /// Trade callback (seed 001 §4; udun.md A5): verify over the body text as received, then parse.
-    fn parse_callback(&self, callback: &RawCallback) -> Result<Vec<ProviderEvent>, CallbackError> {
-        let fields = CallbackFields::read(callback)?;
+    async fn read_callback(&self, raw: &RawCallback) -> Result<Inbound, CallbackError> {
+        if raw.endpoint == Endpoint::Approvals {
+            return Err(CallbackError::Malformed(
+                "Udun sends no approval requests".into(),
+            ));
+        }
+        let fields = CallbackFields::read(raw)?;
         if !verify_udun_sign(
             &fields.body,
             self.api_key.expose_secret(),
@@ -446,15 +454,19 @@ impl Provider for UdunProvider {
         }
         let trade: Trade = serde_json::from_str(&fields.body)
             .map_err(|e| CallbackError::Invalid(format!("body is not a valid trade: {e}")))?;
-        Ok(vec![self.trade_to_event(&trade)?])
+        Ok(Inbound::Events(vec![self.trade_to_event(&trade)?]))
     }
 
     /// Udun expects the plain text `success`; the demos answer `error` otherwise.
-    fn ack(&self, result: AckResult) -> Response {
-        match result {
-            AckResult::Processed => (StatusCode::OK, "success").into_response(),
-            AckResult::Rejected => (StatusCode::BAD_REQUEST, "error").into_response(),
-            AckResult::RetryLater => (StatusCode::SERVICE_UNAVAILABLE, "error").into_response(),
+    fn reply(&self, _raw: &RawCallback, outcome: Outcome) -> ProviderReply {
+        match outcome {
+            Outcome::Stored | Outcome::Duplicate | Outcome::Approved => {
+                ProviderReply::text(StatusCode::OK, "success")
+            }
+            Outcome::Refused | Outcome::Declined => {
+                ProviderReply::text(StatusCode::BAD_REQUEST, "error")
+            }
+            Outcome::RetryLater => ProviderReply::text(StatusCode::SERVICE_UNAVAILABLE, "error"),
         }
     }
 }

@@ -1,8 +1,10 @@
 //! Udun's wire types (seed 001; udun.md A2–A5). Fields that Udun's SDKs send either as numbers or as
 //! strings are read as their text, so nothing is lost before a signature is checked or an amount parsed.
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+use crate::providers::text_fields::{opt_text, text};
 
 /// The outer JSON of every API request (udun.md A2).
 #[derive(Debug, Serialize, Deserialize)]
@@ -153,28 +155,4 @@ pub struct Trade {
     pub memo: Option<String>,
     #[serde(default, deserialize_with = "opt_text")]
     pub block_high: Option<String>,
-}
-
-/// A JSON string or number, as its text.
-pub fn text<'de, D: Deserializer<'de>>(de: D) -> Result<String, D::Error> {
-    match Value::deserialize(de)? {
-        Value::String(s) => Ok(s),
-        Value::Number(n) => Ok(n.to_string()),
-        other => Err(serde::de::Error::custom(format!(
-            "expected a string or number, found {other}"
-        ))),
-    }
-}
-
-/// Like [`text`], with null, absence and "" all meaning "none".
-pub fn opt_text<'de, D: Deserializer<'de>>(de: D) -> Result<Option<String>, D::Error> {
-    match Value::deserialize(de)? {
-        Value::Null => Ok(None),
-        Value::String(s) if s.is_empty() => Ok(None),
-        Value::String(s) => Ok(Some(s)),
-        Value::Number(n) => Ok(Some(n.to_string())),
-        other => Err(serde::de::Error::custom(format!(
-            "expected a string or number, found {other}"
-        ))),
-    }
 }

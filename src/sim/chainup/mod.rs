@@ -209,13 +209,13 @@ impl ChainupSim {
             resolve_secret(a.token.as_ref(), a.token_env.as_deref(), None, "token").ok()
         }) {
             Some(token) => format!(
-                "/callbacks/{}/cosigner?{}",
+                "/callbacks/{}/approvals?{}",
                 account.id,
                 form_urlencoded::Serializer::new(String::new())
                     .append_pair("token", token.expose_secret())
                     .finish()
             ),
-            None => format!("/callbacks/{}/cosigner", account.id),
+            None => format!("/callbacks/{}/approvals", account.id),
         };
         Some(ChainupSim::new(ChainupSimConfig {
             app_id: chainup.app_id.clone(),
