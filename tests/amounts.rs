@@ -213,3 +213,31 @@ async fn a_signed_udun_trade_with_an_unreadable_amount_is_recorded_and_never_cre
     assert_eq!(app.count("SELECT count(*) FROM deposits").await, 0);
     assert_eq!(invalid_events(&app).await.len(), 2);
 }
+
+#[tokio::test]
+async fn a_web3_notification_is_kept_as_a_notice_once() {
+    let app = TestApp::spawn().await;
+    let record = json!({
+        "side": "web3-trans", "charset": "utf-8", "id": 31_337, "trans_id": 31_337,
+        "main_chain_symbol": "ETH", "interactive_contract": "0xc0ffee", "input_data": "0x",
+        "amount": "-1", "status": 2000, "symbol": "ETH",
+    });
+    for _ in 0..2 {
+        assert_eq!(
+            chainup_notify(&app, record.clone()).await,
+            (StatusCode::OK, "SUCCESS".to_owned())
+        );
+    }
+    let (_, events) = app.ops_get("/ops/events?outcome=recorded").await;
+    let events = events["data"].as_array().unwrap();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["order_kind"], "notice");
+    assert_eq!(events[0]["event_key"], "web3-trans:31337:2000");
+    assert_eq!(events[0]["payload"]["kind"], "notice");
+    assert_eq!(
+        events[0]["payload"]["content"]["interactive_contract"],
+        "0xc0ffee"
+    );
+    assert_eq!(app.count("SELECT count(*) FROM deposits").await, 0);
+    assert_eq!(app.count("SELECT count(*) FROM webhook_outbox").await, 0);
+}

@@ -322,3 +322,37 @@ async fn in_simulator_mode_an_account_without_a_token_refuses_every_approval_cal
     assert_eq!(answer["status"], 401, "{answer}");
     assert_eq!(withdrawal(&app, &id).await["state"], "submitted");
 }
+
+#[tokio::test]
+async fn co_signer_is_heard_at_approvals_and_at_the_older_cosigner_path() {
+    let app = TestApp::spawn().await;
+    let (_, request_id) = submitted(&app, "a-9", "0.2").await;
+    let body = notice("sign_start", &request_id, "0.2");
+    for path in ["approvals", "cosigner"] {
+        let response = app
+            .http
+            .post(format!(
+                "{}/callbacks/{CHAINUP_ACCOUNT}/{path}?token={APPROVAL_TOKEN}",
+                app.url
+            ))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        assert_eq!(response.text().await.unwrap(), "SUCCESS", "{path}");
+    }
+    // A Co-Signer call is plaintext: on the notification address, where no token is asked, it is
+    // never taken for an approval.
+    let response = app
+        .http
+        .post(format!("{}/callbacks/{CHAINUP_ACCOUNT}", app.url))
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(response.text().await.unwrap(), "FAILURE");
+}

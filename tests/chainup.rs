@@ -306,6 +306,14 @@ async fn a_withdrawal_is_submitted_cosigned_only_as_submitted_and_completed() {
     assert_eq!(seen[0]["record"]["sub_wallet_id"], 1000);
     assert_eq!(seen[0]["requests"], 1);
     assert_eq!(seen[0]["sign_verified"], true);
+    // What ChainUp answered, its own withdraw id, is kept with the withdrawal.
+    let kept: Option<String> =
+        sqlx::query_scalar("SELECT provider_ref FROM withdrawals WHERE provider_request_id = $1")
+            .bind(&request_id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(kept, Some(seen[0]["record"]["id"].to_string()));
 
     // Co-Signer asks: the withdrawal as submitted is approved, in either of its two forms.
     let start = json!({ "stage": "sign_start" });
