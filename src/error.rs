@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::domain::AmountError;
+use crate::orders::OrderError;
 use crate::providers::ProviderError;
 use crate::providers::registry::RouteError;
 
@@ -123,6 +124,25 @@ impl From<RouteError> for ApiError {
             }
         };
         ApiError::bad_request(code, err.to_string())
+    }
+}
+
+impl From<OrderError> for ApiError {
+    fn from(err: OrderError) -> ApiError {
+        let message = err.to_string();
+        match err {
+            OrderError::Route(err) => err.into(),
+            OrderError::Amount(err) => err.into(),
+            OrderError::Provider(err) => err.into(),
+            OrderError::Database(err) => err.into(),
+            OrderError::IdempotencyConflict {
+                withdrawal_id,
+                differs,
+                ..
+            } => ApiError::conflict("idempotency_conflict", message)
+                .with_details(json!({ "withdrawal_id": withdrawal_id, "differs": differs })),
+            OrderError::NoAccount => ApiError::internal(),
+        }
     }
 }
 

@@ -27,18 +27,15 @@ use tokio::task::JoinHandle;
 use crate::config::{Settings, SettingsError};
 use crate::providers::Registry;
 
-/// What every handler and worker shares.
+/// What every handler and worker shares: the core (settings, database, provider accounts) and
+/// what only the HTTP layer needs.
 #[derive(Clone)]
 pub struct AppState(Arc<AppStateInner>);
 
 pub struct AppStateInner {
-    pub settings: Settings,
-    pub pool: PgPool,
-    pub registry: Registry,
+    pub core: Arc<orders::Core>,
     /// Who may call each approval-taking account's approval endpoint.
     pub approval_guards: HashMap<String, api::caller::ApprovalGuard>,
-    /// The base URL providers reach this gateway at.
-    pub public_url: String,
 }
 
 impl Deref for AppState {
@@ -48,9 +45,10 @@ impl Deref for AppState {
     }
 }
 
-impl AppState {
-    pub fn callback_url(&self, account_id: &str) -> String {
-        format!("{}/callbacks/{account_id}", self.public_url)
+impl Deref for AppStateInner {
+    type Target = orders::Core;
+    fn deref(&self) -> &orders::Core {
+        &self.core
     }
 }
 
@@ -146,11 +144,13 @@ pub async fn start(settings: Settings) -> Result<Gateway, StartError> {
     };
 
     let state = AppState(Arc::new(AppStateInner {
-        settings: settings.clone(),
-        pool,
-        registry,
+        core: Arc::new(orders::Core {
+            settings: settings.clone(),
+            pool,
+            registry,
+            public_url,
+        }),
         approval_guards,
-        public_url,
     }));
     let mut router = api::router(state.clone());
     if settings.sim.enabled {

@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 
 use crate::AppState;
+use crate::store;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -22,7 +23,7 @@ const READY_WITHIN: Duration = Duration::from_millis(900);
 
 /// Ready when the database answers, within a second.
 async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
-    let probe = sqlx::query("SELECT 1").execute(&state.pool);
+    let probe = store::ping(&state.pool);
     match tokio::time::timeout(READY_WITHIN, probe).await {
         Ok(Ok(_)) => (StatusCode::OK, "ready"),
         Ok(Err(_)) | Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable"),

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::api::auth::Merchant;
 use crate::api::extract::{JsonBody, QueryParams};
-use crate::api::openapi::shapes::{
+use crate::api::shapes::{
     AddressList, AssetList, AssetView, DepositPage, ErrorBody, Validation, WithdrawalPage,
 };
 use crate::domain::{ChainAsset, DepositState, WithdrawalState, address_rules};
@@ -291,9 +291,9 @@ pub(crate) async fn create_withdrawal(
         memo: body.memo,
         provider: body.provider,
     };
-    let (row, created) = request_withdrawal(&state, merchant.id, &input).await?;
+    let (row, created) = request_withdrawal(&state.core, merchant.id, &input).await?;
     let view = view_with_history(&state, &row).await?;
-    if created && row.state == "rejected" {
+    if created && row.state == WithdrawalState::Rejected {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "provider_refused",

@@ -10,6 +10,8 @@ pub mod merchant;
 pub mod metrics;
 pub mod openapi;
 pub mod ops;
+pub mod ops_shapes;
+pub mod shapes;
 pub mod webhooks;
 
 use axum::Router;

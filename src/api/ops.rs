@@ -12,12 +12,12 @@ use crate::AppState;
 use crate::api::account;
 use crate::api::auth::Operator;
 use crate::api::extract::QueryParams;
-use crate::api::openapi::ops_shapes::{
+use crate::api::ops_shapes::{
     Account, AccountList, AttentionItem, AttentionList, CallbackList, DeliveryList, OpsOrder,
     OrderDetail, OrderKindName, OrderMatch, OrderSearch, PollResult, ProviderErrorText,
     ProviderEventList, Reconciliation, RemoteAssetList, ReplayState, Replayed,
 };
-use crate::api::openapi::shapes::{DeliveryState, ErrorBody};
+use crate::api::shapes::{DeliveryState, ErrorBody};
 use crate::error::ApiError;
 use crate::orders::ingest::record_asked_event;
 use crate::orders::views::{DepositView, WithdrawalView};

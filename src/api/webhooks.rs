@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::api::auth::Merchant;
 use crate::api::extract::{JsonBody, QueryParams};
-use crate::api::openapi::shapes::{
+use crate::api::shapes::{
     DeliveryState, DeliveryStatus, ErrorBody, EventDetail, EventPage, EventType, EventView,
     Redelivery, SecretRotation, TestDelivery, WebhookSettings,
 };

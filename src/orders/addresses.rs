@@ -3,20 +3,19 @@
 
 use uuid::Uuid;
 
-use crate::AppState;
 use crate::domain::ChainAsset;
-use crate::error::ApiError;
+use crate::orders::{Core, OrderError};
 use crate::providers::{AddressRequest, NewAddress as ProviderNewAddress, ProviderError};
 use crate::store::addresses::{self, AddressRow, NewAddress};
 
 /// The user's address for the pair, and whether this call created it.
 pub async fn get_or_create_address(
-    state: &AppState,
+    state: &Core,
     merchant_id: Uuid,
     user_id: &str,
     chain_asset: &ChainAsset,
     provider: Option<&str>,
-) -> Result<(AddressRow, bool), ApiError> {
+) -> Result<(AddressRow, bool), OrderError> {
     let candidates = state.registry.route(chain_asset, provider)?;
     let existing = |account_id: &str| {
         let account_id = account_id.to_owned();
@@ -93,8 +92,8 @@ pub async fn get_or_create_address(
         }
     }
     Err(last_error
-        .map(ApiError::from)
-        .unwrap_or_else(ApiError::internal))
+        .map(OrderError::Provider)
+        .unwrap_or(OrderError::NoAccount))
 }
 
 /// A provider reply whose text PostgreSQL cannot hold is as good as unreadable.

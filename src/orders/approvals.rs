@@ -13,7 +13,6 @@ use std::net::IpAddr;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::domain::WithdrawalState;
 use crate::domain::text::first_nul;
 use crate::orders::EventResult;
 use crate::orders::ingest::{KeptCall, record_asked_event, store_rejected_call};
@@ -182,7 +181,7 @@ async fn judge(
         withdrawals::flag_for_review(conn, row.id, &reason).await?;
         return Ok((false, reason, Some(row.id)));
     }
-    let state = WithdrawalState::parse(&row.state).expect("stored withdrawal state is valid");
+    let state = row.state;
     match &request.stage {
         ApprovalStage::BeforeSigning if state.is_terminal() => Ok((
             false,

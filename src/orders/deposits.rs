@@ -97,7 +97,7 @@ pub async fn apply_deposit_event(
         }
     };
 
-    let current = DepositState::parse(&deposit.state).expect("stored deposit state is valid");
+    let current = deposit.state;
     if !current.can_move_to(target) {
         return Ok(EventOutcome::stale(deposit.id, current.as_str()));
     }

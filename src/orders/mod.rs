@@ -10,7 +10,50 @@ pub mod notify;
 pub mod views;
 pub mod withdrawals;
 
+use sqlx::PgPool;
 use uuid::Uuid;
+
+use crate::config::Settings;
+use crate::domain::AmountError;
+use crate::providers::registry::RouteError;
+use crate::providers::{ProviderError, Registry};
+
+/// What the core needs of the running gateway.
+pub struct Core {
+    pub settings: Settings,
+    pub pool: PgPool,
+    pub registry: Registry,
+    /// The base URL providers reach this gateway at.
+    pub public_url: String,
+}
+
+impl Core {
+    /// Where `account_id`'s provider sends its callbacks.
+    pub fn callback_url(&self, account_id: &str) -> String {
+        format!("{}/callbacks/{account_id}", self.public_url)
+    }
+}
+
+/// Why an order could not be made; the API layer says it in its own words.
+#[derive(Debug, thiserror::Error)]
+pub enum OrderError {
+    #[error(transparent)]
+    Route(#[from] RouteError),
+    #[error(transparent)]
+    Amount(#[from] AmountError),
+    #[error("client_order_id {client_order_id:?} was already used for a different withdrawal")]
+    IdempotencyConflict {
+        client_order_id: String,
+        withdrawal_id: Uuid,
+        differs: Vec<&'static str>,
+    },
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    #[error("no provider account was tried")]
+    NoAccount,
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
 
 /// What became of one provider event, as stored in `provider_events.outcome`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,13 +7,11 @@ use std::time::Duration;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::AppState;
 use crate::domain::text::escape_nul;
 use crate::domain::{Amount, ChainAsset, OrderKind, WithdrawalState};
-use crate::error::ApiError;
-use crate::orders::EventOutcome;
 use crate::orders::notify::{Transition, record_transition};
 use crate::orders::views::WithdrawalView;
+use crate::orders::{Core, EventOutcome, OrderError};
 use crate::providers::{Provider, ProviderError, WithdrawalEvent, WithdrawalRequest};
 use crate::store::transitions;
 use crate::store::withdrawals::{self, NewWithdrawal, WithdrawalChanges, WithdrawalRow};
@@ -32,10 +30,10 @@ pub struct WithdrawalInput {
 /// Creates and submits the withdrawal, or returns the one already made for this client order id.
 /// The flag says whether this call created it.
 pub async fn request_withdrawal(
-    state: &AppState,
+    state: &Arc<Core>,
     merchant_id: Uuid,
     input: &WithdrawalInput,
-) -> Result<(WithdrawalRow, bool), ApiError> {
+) -> Result<(WithdrawalRow, bool), OrderError> {
     // The first account that serves the pair; withdrawals never fail over.
     let provider = state
         .registry
@@ -103,7 +101,7 @@ pub async fn request_withdrawal(
 /// past that the merchant gets the withdrawal as it stands (`accepted`) and the task finishes the
 /// job, holding the send lease, whether or not the merchant is still waiting.
 async fn submit_within_wait(
-    state: &AppState,
+    state: &Arc<Core>,
     provider: Arc<dyn Provider>,
     row: WithdrawalRow,
 ) -> Result<WithdrawalRow, sqlx::Error> {
@@ -136,7 +134,7 @@ fn same_request(
     existing: WithdrawalRow,
     input: &WithdrawalInput,
     amount: Amount,
-) -> Result<WithdrawalRow, ApiError> {
+) -> Result<WithdrawalRow, OrderError> {
     let mut differs = Vec::new();
     if existing.chain != input.chain_asset.chain || existing.asset != input.chain_asset.asset {
         differs.push("chain/asset");
@@ -160,14 +158,11 @@ fn same_request(
     if differs.is_empty() {
         return Ok(existing);
     }
-    Err(ApiError::conflict(
-        "idempotency_conflict",
-        format!(
-            "client_order_id {:?} was already used for a different withdrawal",
-            input.client_order_id
-        ),
-    )
-    .with_details(serde_json::json!({ "withdrawal_id": existing.id, "differs": differs })))
+    Err(OrderError::IdempotencyConflict {
+        client_order_id: input.client_order_id.clone(),
+        withdrawal_id: existing.id,
+        differs,
+    })
 }
 
 /// Whether an earlier attempt may have reached the provider.
@@ -183,7 +178,7 @@ pub enum Attempt {
 /// Sends the withdrawal to its provider and records the outcome, ending the send lease that the
 /// caller holds.
 pub async fn submit(
-    state: &AppState,
+    state: &Core,
     provider: &dyn Provider,
     row: WithdrawalRow,
     attempt: Attempt,
@@ -309,7 +304,7 @@ pub async fn move_withdrawal(
     event_id: Option<i64>,
 ) -> Result<WithdrawalRow, sqlx::Error> {
     let row = withdrawals::lock(conn, id).await?;
-    let current = WithdrawalState::parse(&row.state).expect("stored withdrawal state is valid");
+    let current = row.state;
     if !current.can_move_to(target) {
         return Ok(row);
     }
@@ -366,7 +361,7 @@ pub async fn apply_withdrawal_event(
     let Some(target) = event.state else {
         return Ok(EventOutcome::unknown_status(Some(row.id)));
     };
-    let current = WithdrawalState::parse(&row.state).expect("stored withdrawal state is valid");
+    let current = row.state;
     if !current.can_move_to(target) {
         return Ok(EventOutcome::stale(row.id, current.as_str()));
     }
@@ -411,7 +406,7 @@ fn same_address(a: &str, b: &str) -> bool {
 
 /// The withdrawal with its state history, as the merchant API shows it.
 pub async fn view_with_history(
-    state: &AppState,
+    state: &Core,
     row: &WithdrawalRow,
 ) -> Result<WithdrawalView, sqlx::Error> {
     let history = transitions::list_for_order(&state.pool, row.id).await?;

@@ -3,6 +3,8 @@ use rust_decimal::Decimal;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+use crate::domain::DepositState;
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DepositRow {
     pub id: Uuid,
@@ -19,7 +21,7 @@ pub struct DepositRow {
     pub fee: Option<Decimal>,
     pub tx_hash: Option<String>,
     pub block_height: Option<i64>,
-    pub state: String,
+    pub state: DepositState,
     pub needs_review: bool,
     pub review_reason: Option<String>,
     pub created_at: DateTime<Utc>,

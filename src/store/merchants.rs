@@ -2,7 +2,8 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgExecutor, PgPool};
 use uuid::Uuid;
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+/// A merchant, with its webhook secret: no `Debug`, so that it cannot be printed by accident.
+#[derive(Clone, sqlx::FromRow)]
 pub struct MerchantRow {
     pub id: Uuid,
     pub name: String,
@@ -10,6 +11,18 @@ pub struct MerchantRow {
     pub webhook_secret: String,
     pub disabled: bool,
     pub created_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for MerchantRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MerchantRow")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("webhook_url", &self.webhook_url)
+            .field("webhook_secret", &"[redacted]")
+            .field("disabled", &self.disabled)
+            .finish()
+    }
 }
 
 pub async fn insert_merchant(
@@ -77,4 +90,24 @@ pub async fn list_merchants(pool: &PgPool) -> Result<Vec<MerchantRow>, sqlx::Err
     sqlx::query_as("SELECT * FROM merchants ORDER BY created_at")
         .fetch_all(pool)
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MerchantRow;
+
+    #[test]
+    fn debug_output_never_shows_the_webhook_secret() {
+        let row = MerchantRow {
+            id: uuid::Uuid::nil(),
+            name: "Acme".into(),
+            webhook_url: None,
+            webhook_secret: "whsec_do_not_print".into(),
+            disabled: false,
+            created_at: chrono::Utc::now(),
+        };
+        let shown = format!("{row:?}");
+        assert!(shown.contains("Acme"));
+        assert!(!shown.contains("whsec_do_not_print"));
+    }
 }

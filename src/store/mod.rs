@@ -7,6 +7,7 @@ pub mod deposits;
 pub mod merchants;
 pub mod outbox;
 pub mod polling;
+pub mod states;
 pub mod transitions;
 pub mod webhooks;
 pub mod withdrawals;
@@ -68,6 +69,11 @@ async fn create_database_if_missing(options: &PgConnectOptions) -> Result<(), sq
 
 fn is_code(err: &sqlx::Error, code: &str) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.code().as_deref() == Some(code))
+}
+
+/// One round trip to the database.
+pub async fn ping(pool: &PgPool) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT 1").execute(pool).await.map(|_| ())
 }
 
 /// Whether `err` means the database cannot be reached now (rather than a query being wrong).

@@ -3,6 +3,8 @@ use rust_decimal::Decimal;
 use sqlx::{PgConnection, PgExecutor, PgPool};
 use uuid::Uuid;
 
+use crate::domain::WithdrawalState;
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct WithdrawalRow {
     pub id: Uuid,
@@ -16,7 +18,7 @@ pub struct WithdrawalRow {
     pub amount: Decimal,
     pub to_address: String,
     pub memo: Option<String>,
-    pub state: String,
+    pub state: WithdrawalState,
     pub tx_hash: Option<String>,
     pub fee: Option<Decimal>,
     /// Stable, for the merchant: `provider_refused`, `provider_unavailable`, …

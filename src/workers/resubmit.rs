@@ -50,7 +50,7 @@ pub async fn resubmit_due(state: &AppState, after_secs: u64) -> Result<usize, sq
                 withdrawals::release_send_lease(&state.pool, id).await?;
             }
             Ok(None) | Err(ProviderError::Unsupported(_)) => {
-                tracing::info!(withdrawal = %id, state = %row.state, "sending withdrawal again");
+                tracing::info!(withdrawal = %id, state = row.state.as_str(), "sending withdrawal again");
                 // `submit` ends the lease with the outcome.
                 submit(state, provider.as_ref(), row, Attempt::Repeat).await?;
             }

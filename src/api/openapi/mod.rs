@@ -10,9 +10,7 @@
 //! operation they describe still needs its credentials.
 
 pub mod docs;
-pub mod ops_shapes;
 mod served;
-pub mod shapes;
 
 use axum::extract::State;
 use axum::routing::get;
