@@ -219,8 +219,17 @@ async fn a_credited_status_from_chainup_confirms_without_counting() {
         &json!({ "address": address, "amount": "3", "status": 2000 }),
     )
     .await;
-    poll(&app).await;
-    assert_eq!(deposit_state(&app, "gina").await[0]["state"], "confirmed");
+    let report = poll(&app).await;
+    assert_eq!(report.new_events, 1);
+    assert_eq!(report.confirmed, 0, "nothing was confirmed by counting");
+    let deposits = deposit_state(&app, "gina").await;
+    assert_eq!(deposits[0]["state"], "confirmed");
+    // The confirmation is the 2000 record's own, not a counted one.
+    assert_eq!(
+        app.count("SELECT count(*) FROM provider_events WHERE event_key LIKE '%:confirmations'")
+            .await,
+        0
+    );
 }
 
 #[tokio::test]
@@ -640,7 +649,16 @@ fn sample(metrics: &str, line_start: &str) -> f64 {
 
 #[tokio::test]
 async fn metrics_count_callbacks_polls_and_approvals_for_operators_only() {
-    let app = TestApp::spawn().await;
+    // Counters are process-wide and tests run side by side: this test's account is its own.
+    let account = format!(
+        "chainup-metrics-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    let app = TestApp::spawn_with(TestOptions {
+        chainup_account: account.clone(),
+        ..TestOptions::default()
+    })
+    .await;
     let scrape = || async {
         let response = app
             .http
@@ -652,26 +670,40 @@ async fn metrics_count_callbacks_polls_and_approvals_for_operators_only() {
         assert_eq!(response.status(), StatusCode::OK);
         response.text().await.unwrap()
     };
-    let callbacks = r#"custody_callbacks_total{account="chainup-main",result="processed"}"#;
-    let refusals = r#"custody_approval_decisions_total{account="chainup-main",decision="refused"}"#;
-    // Counters are process-wide and tests run side by side: compare before and after.
+    let callbacks = format!(r#"custody_callbacks_total{{account="{account}",result="processed"}}"#);
+    let refusals =
+        format!(r#"custody_approval_decisions_total{{account="{account}",decision="refused"}}"#);
     let before = scrape().await;
+    assert_eq!(sample(&before, &callbacks), 0.0);
 
-    let address = new_address(&app, "kim").await;
+    let (status, body) = app
+        .post(
+            "/v1/addresses",
+            &json!({ "user_id": "kim", "chain": "ETH", "asset": "ETH", "provider": account }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
     app.chainup(
         "/deposits",
-        &json!({ "address": address, "amount": "1", "notify": true }),
+        &json!({ "address": str_of(&body, "address"), "amount": "1", "notify": true }),
     )
     .await;
     cosign(&app, "nobody-asked", json!({ "stage": "sign_start" })).await;
     let after = scrape().await;
-    assert!(
-        sample(&after, callbacks) >= sample(&before, callbacks) + 1.0,
+    assert_eq!(sample(&after, &callbacks), 1.0, "{after}");
+    assert_eq!(sample(&after, &refusals), 1.0, "{after}");
+    // Backlog gauges are read from this gateway's database at the scrape: the one deposit waits
+    // for its confirmations, nothing else is pending.
+    assert_eq!(
+        sample(&after, "custody_deposits_awaiting_confirmation "),
+        1.0,
         "{after}"
     );
-    assert!(sample(&after, refusals) >= sample(&before, refusals) + 1.0);
-    assert!(after.contains("custody_deposits_awaiting_confirmation"));
-    assert!(after.contains("custody_webhooks_pending"));
+    assert_eq!(
+        sample(&after, "custody_withdrawals_unknown "),
+        0.0,
+        "{after}"
+    );
 
     let (status, _) = app.get("/metrics").await;
     assert_eq!(

@@ -466,9 +466,14 @@ async fn endpoint_urls_are_checked() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{url}");
         assert_eq!(body["error"]["code"], "invalid_webhook_url", "{url}");
     }
-    let (_, endpoint) = app.get("/v1/webhook").await;
-    assert!(
-        endpoint["webhook"]["webhook_url"].is_null(),
+    let (status, endpoint) = app.get("/v1/webhook").await;
+    assert_eq!(status, StatusCode::OK);
+    let webhook = endpoint["webhook"]
+        .as_object()
+        .expect("the endpoint settings");
+    assert_eq!(
+        webhook.get("webhook_url"),
+        Some(&Value::Null),
         "nothing was stored"
     );
 }

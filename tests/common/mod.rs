@@ -49,6 +49,8 @@ pub struct TestOptions {
     pub trusted_proxies: Vec<&'static str>,
     /// `workers.submit_wait_ms`: how long a withdrawal request waits for the provider.
     pub submit_wait_ms: u64,
+    /// The ChainUp account's id (a test that reads process-wide metrics uses one of its own).
+    pub chainup_account: String,
     /// Reach PostgreSQL through this server URL (e.g. a relay a test can cut) instead.
     pub database_server: Option<String>,
     /// `server.header_read_timeout_ms`, `body_read_timeout_ms`, `request_timeout_ms` and
@@ -72,6 +74,7 @@ impl Default for TestOptions {
             approval_allow_from: Vec::new(),
             trusted_proxies: Vec::new(),
             database_server: None,
+            chainup_account: CHAINUP_ACCOUNT.to_owned(),
             submit_wait_ms: 5_000,
             header_read_timeout_ms: 10_000,
             body_read_timeout_ms: 10_000,
@@ -182,7 +185,7 @@ main_coin_type = "195"
 coin_type = "{USDT_TRC20}"
 
 [[providers]]
-id = "{CHAINUP_ACCOUNT}"
+id = "{chainup_account}"
 kind = "chainup_mpc"
 base_url = "{chainup_base_url}"
 timeout_secs = {timeout}
@@ -222,6 +225,7 @@ confirmations = 12
         allow_private = options.allow_private_addresses,
         trusted_proxies = options.trusted_proxies,
         submit_wait_ms = options.submit_wait_ms,
+        chainup_account = options.chainup_account,
         header_read_timeout = options.header_read_timeout_ms,
         body_read_timeout = options.body_read_timeout_ms,
         request_timeout = options.request_timeout_ms,
