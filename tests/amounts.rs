@@ -190,7 +190,8 @@ async fn a_signed_udun_trade_with_an_unreadable_amount_is_recorded_and_never_cre
     let app = TestApp::spawn().await;
     let address = str_of(&app.create_address("cy", "ETH", "ETH").await, "address").to_owned();
     let sent = app
-        .sim_deposit(json!({ "address": address, "amount": "0.75", "hold": true }))
+        .udun()
+        .deposit_with(&address, "0.75", json!({ "hold": true }))
         .await;
     let form = str_of(&sent, "form").to_owned();
     let (nonce, timestamp) = (form_field(&form, "nonce"), form_field(&form, "timestamp"));

@@ -144,10 +144,8 @@ async fn the_token_is_accepted_in_the_query_or_as_a_bearer_header() {
     );
     // The simulated Co-Signer knows only its callback URL, token included.
     let answer = app
-        .chainup(
-            &format!("/withdrawals/{request_id}/cosign"),
-            &json!({ "stage": "sign_start" }),
-        )
+        .chainup()
+        .cosign(&request_id, json!({ "stage": "sign_start" }))
         .await;
     assert_eq!(answer["body"], "SUCCESS", "{answer}");
 
@@ -169,13 +167,14 @@ async fn a_signed_notice_moves_nothing_until_chainup_confirms_it() {
     // withdrawal is put under review.
     let (id, request_id) = submitted(&app, "a-3", "0.2").await;
     let answer = app
-        .chainup(
-            &format!("/withdrawals/{request_id}/cosign"),
-            &json!({ "stage": "sign_success", "txid": ATTACKER_HASH }),
+        .chainup()
+        .cosign(
+            &request_id,
+            json!({ "stage": "sign_success", "txid": ATTACKER_HASH }),
         )
         .await;
     assert_eq!(answer["body"], "SUCCESS", "{answer}");
-    let listed = app.chainup_get("/withdrawals").await;
+    let listed = app.chainup().withdrawals().await;
     let chainup_hash = str_of(&listed[0]["record"], "txid").to_owned();
     assert_ne!(chainup_hash, ATTACKER_HASH);
     let after = withdrawal(&app, &id).await;
@@ -185,11 +184,9 @@ async fn a_signed_notice_moves_nothing_until_chainup_confirms_it() {
 
     // The notice as ChainUp records it: broadcast with that hash, nothing to review.
     let (id, request_id) = submitted(&app, "a-4", "0.3").await;
-    app.chainup(
-        &format!("/withdrawals/{request_id}/cosign"),
-        &json!({ "stage": "sign_success" }),
-    )
-    .await;
+    app.chainup()
+        .cosign(&request_id, json!({ "stage": "sign_success" }))
+        .await;
     let after = withdrawal(&app, &id).await;
     assert_eq!(after["state"], "broadcast");
     assert_eq!(after["needs_review"], false);
@@ -207,7 +204,8 @@ async fn a_signed_notice_moves_nothing_until_chainup_confirms_it() {
 async fn a_signed_notice_for_a_withdrawal_chainup_does_not_list_is_flagged() {
     let app = TestApp::spawn().await;
     // ChainUp fails before recording it, so it never heard of this request id.
-    app.chainup("/faults", &json!({ "withdraw": ["error_500"] }))
+    app.chainup()
+        .faults(json!({ "withdraw": ["error_500"] }))
         .await;
     let (status, created) = app
         .withdraw(&json!({
@@ -245,10 +243,8 @@ async fn approval_calls_are_heard_only_from_allowed_networks() {
     let (_, request_id) = submitted(&app, "a-6", "0.2").await;
     // The right token from 127.0.0.1, outside the allowed network.
     let answer = app
-        .chainup(
-            &format!("/withdrawals/{request_id}/cosign"),
-            &json!({ "stage": "sign_start" }),
-        )
+        .chainup()
+        .cosign(&request_id, json!({ "stage": "sign_start" }))
         .await;
     assert_eq!(answer["status"], 401, "{answer}");
     // A forwarded-for header from a peer that is not a trusted proxy counts for nothing.
@@ -314,10 +310,8 @@ async fn in_simulator_mode_an_account_without_a_token_refuses_every_approval_cal
     .await;
     let (id, request_id) = submitted(&app, "a-8", "0.2").await;
     let answer = app
-        .chainup(
-            &format!("/withdrawals/{request_id}/cosign"),
-            &json!({ "stage": "sign_success" }),
-        )
+        .chainup()
+        .cosign(&request_id, json!({ "stage": "sign_success" }))
         .await;
     assert_eq!(answer["status"], 401, "{answer}");
     assert_eq!(withdrawal(&app, &id).await["state"], "submitted");

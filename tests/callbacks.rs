@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 async fn held_deposit(app: &TestApp) -> String {
     let address = str_of(&app.create_address("alice", "BTC", "BTC").await, "address").to_owned();
     let sent = app
-        .sim_deposit(json!({ "address": address, "amount": "0.75", "hold": true }))
+        .udun()
+        .deposit_with(&address, "0.75", json!({ "hold": true }))
         .await;
     str_of(&sent, "form").to_owned()
 }

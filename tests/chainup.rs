@@ -3,6 +3,7 @@
 
 mod common;
 
+use common::sims::Action;
 use common::{CHAINUP_ACCOUNT, CHAINUP_APP_ID, TestApp, TestOptions, str_of};
 use custody_gateway::providers::chainup_mpc::transport::{
     Reply, decode_reply, encrypt_request, seal_notification,
@@ -82,7 +83,7 @@ async fn each_user_gets_one_sub_wallet_and_one_address_per_chain() {
             .all(|(_, b)| b["address"] == answers[0].1["address"])
     );
 
-    let state = app.chainup_get("/state").await;
+    let state = app.chainup().state().await;
     let wallets = state["sub_wallets"].as_array().unwrap();
     assert_eq!(wallets.len(), 3, "{state}");
     assert!(
@@ -95,7 +96,8 @@ async fn each_user_gets_one_sub_wallet_and_one_address_per_chain() {
 #[tokio::test]
 async fn a_system_address_is_never_handed_out() {
     let app = TestApp::spawn().await;
-    app.chainup("/faults", &json!({ "system_address": true }))
+    app.chainup()
+        .faults(json!({ "system_address": true }))
         .await;
     let (status, body) = chainup_address(&app, "dave", "ETH").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
@@ -110,10 +112,8 @@ async fn pulled_deposits_are_stored_once_across_pages_and_restarts() {
     let app = TestApp::spawn().await;
     let address = new_address(&app, "erin").await;
     let made = app
-        .chainup(
-            "/deposits",
-            &json!({ "address": address, "amount": "0.123456789012345678", "count": 250 }),
-        )
+        .chainup()
+        .deposit_with(&address, "0.123456789012345678", json!({ "count": 250 }))
         .await;
     let records = made["records"].as_array().unwrap();
     assert_eq!(records.len(), 250);
@@ -141,10 +141,8 @@ async fn pulled_deposits_are_stored_once_across_pages_and_restarts() {
     let restarted = app.second_instance().await;
     assert_eq!(poll_gateway(&restarted).await.new_events, 0);
     let more = app
-        .chainup(
-            "/deposits",
-            &json!({ "address": address, "amount": "2", "count": 5 }),
-        )
+        .chainup()
+        .deposit_with(&address, "2", json!({ "count": 5 }))
         .await;
     let resumed = poll_gateway(&restarted).await;
     // One page of deposits and one of withdrawals.
@@ -162,10 +160,8 @@ async fn a_deposit_is_credited_once_after_enough_confirmations() {
     let app = TestApp::spawn().await;
     let address = new_address(&app, "frank").await;
     let made = app
-        .chainup(
-            "/deposits",
-            &json!({ "address": address, "amount": "1.25", "notify": true }),
-        )
+        .chainup()
+        .deposit_with(&address, "1.25", json!({ "notify": true }))
         .await;
     let sent = &made["notified"][0];
     assert_eq!(
@@ -191,10 +187,10 @@ async fn a_deposit_is_credited_once_after_enough_confirmations() {
     assert_eq!(app.count("SELECT count(*) FROM deposits").await, 1);
 
     // 12 confirmations are required: the block it is in plus 11 more.
-    app.chainup("/blocks", &json!({ "count": 10 })).await;
+    app.chainup().blocks(10).await;
     assert_eq!(poll(&app).await.confirmed, 0);
     assert_eq!(deposit_state(&app, "frank").await[0]["state"], "detected");
-    app.chainup("/blocks", &json!({ "count": 1 })).await;
+    app.chainup().blocks(1).await;
     assert_eq!(poll(&app).await.confirmed, 1);
     assert_eq!(deposit_state(&app, "frank").await[0]["state"], "confirmed");
     assert_eq!(poll(&app).await.confirmed, 0);
@@ -214,11 +210,9 @@ async fn a_deposit_is_credited_once_after_enough_confirmations() {
 async fn a_credited_status_from_chainup_confirms_without_counting() {
     let app = TestApp::spawn().await;
     let address = new_address(&app, "gina").await;
-    app.chainup(
-        "/deposits",
-        &json!({ "address": address, "amount": "3", "status": 2000 }),
-    )
-    .await;
+    app.chainup()
+        .deposit_with(&address, "3", json!({ "status": 2000 }))
+        .await;
     let report = poll(&app).await;
     assert_eq!(report.new_events, 1);
     assert_eq!(report.confirmed, 0, "nothing was confirmed by counting");
@@ -236,11 +230,9 @@ async fn a_credited_status_from_chainup_confirms_without_counting() {
 async fn two_instances_never_poll_one_account_at_once() {
     let app = TestApp::spawn().await;
     let address = new_address(&app, "hank").await;
-    app.chainup(
-        "/deposits",
-        &json!({ "address": address, "amount": "0.5", "count": 120 }),
-    )
-    .await;
+    app.chainup()
+        .deposit_with(&address, "0.5", json!({ "count": 120 }))
+        .await;
 
     // While another session holds the account's lock, a round does nothing.
     let mut holder = app.pool.acquire().await.unwrap();
@@ -282,9 +274,7 @@ fn eth_withdrawal(client_order_id: &str, amount: &str) -> Value {
 }
 
 async fn cosign(app: &TestApp, request_id: &str, body: Value) -> String {
-    let answer = app
-        .chainup(&format!("/withdrawals/{request_id}/cosign"), &body)
-        .await;
+    let answer = app.chainup().cosign(request_id, body).await;
     assert_eq!(answer["status"], 200, "{answer}");
     str_of(&answer, "body").to_owned()
 }
@@ -306,7 +296,7 @@ async fn a_withdrawal_is_submitted_cosigned_only_as_submitted_and_completed() {
 
     // ChainUp saw one request with our request id, the amount without trailing zeros, and a
     // `sign` that verifies with the registered key.
-    let seen = app.chainup_get("/withdrawals").await;
+    let seen = app.chainup().withdrawals().await;
     let seen = seen.as_array().unwrap();
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0]["record"]["request_id"], request_id.as_str());
@@ -363,14 +353,11 @@ async fn a_withdrawal_is_submitted_cosigned_only_as_submitted_and_completed() {
     );
     assert_eq!(withdrawal(&app, &id).await["needs_review"], true);
 
-    app.chainup(&format!("/withdrawals/{request_id}/approve"), &json!({}))
-        .await;
+    app.chainup().withdrawal(&request_id, Action::Approve).await;
     assert_eq!(withdrawal(&app, &id).await["state"], "approved");
     let done = app
-        .chainup(
-            &format!("/withdrawals/{request_id}/complete"),
-            &json!({ "txid": "0xabc" }),
-        )
+        .chainup()
+        .withdrawal_with(&request_id, Action::Complete, json!({ "txid": "0xabc" }))
         .await;
     assert_eq!(done["notified"]["body"], "SUCCESS");
     let completed = withdrawal(&app, &id).await;
@@ -389,8 +376,7 @@ async fn a_rejected_withdrawal_is_rejected() {
     let app = TestApp::spawn().await;
     let (_, created) = app.withdraw(&eth_withdrawal("w-2", "0.1")).await;
     let request_id = str_of(&created, "provider_request_id");
-    app.chainup(&format!("/withdrawals/{request_id}/reject"), &json!({}))
-        .await;
+    app.chainup().withdrawal(request_id, Action::Reject).await;
     let body = withdrawal(&app, str_of(&created, "id")).await;
     assert_eq!(body["state"], "rejected");
 }
@@ -402,11 +388,9 @@ async fn a_timed_out_submission_is_resolved_by_a_status_query_not_a_second_withd
         ..TestOptions::default()
     })
     .await;
-    app.chainup(
-        "/faults",
-        &json!({ "withdraw": ["accept_then_stall"], "stall_ms": 2500 }),
-    )
-    .await;
+    app.chainup()
+        .faults(json!({ "withdraw": ["accept_then_stall"], "stall_ms": 2500 }))
+        .await;
     let (status, created) = app.withdraw(&eth_withdrawal("w-3", "2")).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{created}");
     assert_eq!(created["state"], "unknown");
@@ -416,7 +400,7 @@ async fn a_timed_out_submission_is_resolved_by_a_status_query_not_a_second_withd
         withdrawal(&app, str_of(&created, "id")).await["state"],
         "submitted"
     );
-    let seen = app.chainup_get("/withdrawals").await;
+    let seen = app.chainup().withdrawals().await;
     assert_eq!(seen.as_array().unwrap().len(), 1);
     assert_eq!(seen[0]["requests"], 1, "no second billing/withdraw");
 }
@@ -424,13 +408,11 @@ async fn a_timed_out_submission_is_resolved_by_a_status_query_not_a_second_withd
 #[tokio::test]
 async fn cosigner_key_self_check_passes_only_with_our_keys() {
     let app = TestApp::spawn().await;
-    let good = app.chainup("/cosigner/verify", &json!({})).await;
+    let good = app.chainup().verify_keys(false).await;
     let answer: Value = serde_json::from_str(str_of(&good, "body")).unwrap();
     assert_eq!(answer["client_system_pubkey_hash_valid"], "SUCCESS");
     assert_eq!(answer["verify_sign_pub_hash_valid"], "SUCCESS");
-    let bad = app
-        .chainup("/cosigner/verify", &json!({ "wrong_key": true }))
-        .await;
+    let bad = app.chainup().verify_keys(true).await;
     let answer: Value = serde_json::from_str(str_of(&bad, "body")).unwrap();
     assert_eq!(answer["client_system_pubkey_hash_valid"], "FAILURE");
 }
@@ -511,11 +493,9 @@ async fn the_coin_list_maps_chainup_symbols_to_our_assets() {
 async fn a_failed_round_stores_nothing_and_the_next_one_catches_up() {
     let app = TestApp::spawn().await;
     let address = new_address(&app, "judy").await;
-    app.chainup(
-        "/deposits",
-        &json!({ "address": address, "amount": "0.3", "count": 3 }),
-    )
-    .await;
+    app.chainup()
+        .deposit_with(&address, "0.3", json!({ "count": 3 }))
+        .await;
     // An instance that cannot reach ChainUp: the round fails and leaves no trace.
     let unreachable = app.instance_with_chainup_at("http://127.0.0.1:9").await;
     let provider = unreachable.state.registry.get(CHAINUP_ACCOUNT).unwrap();
@@ -596,7 +576,7 @@ async fn the_simulator_answers_with_chainup_error_codes() {
         ),
         "{again:?}"
     );
-    assert_eq!(app.chainup_get("/withdrawals").await[0]["requests"], 2);
+    assert_eq!(app.chainup().withdrawals().await[0]["requests"], 2);
 
     // Data that does not open with the registered key, and a foreign app_id: plaintext errors.
     let plain = |app_id: &str| {
@@ -622,11 +602,13 @@ async fn a_withdrawal_whose_notifications_are_lost_is_reconciled_by_the_pollers(
     assert_eq!((first.new_events, first.reconciled), (1, 0), "{first:?}");
 
     // ChainUp completes it, and its notification never arrives.
-    app.chainup(
-        &format!("/withdrawals/{request_id}/complete"),
-        &json!({ "txid": "0xfeed", "notify": false }),
-    )
-    .await;
+    app.chainup()
+        .withdrawal_with(
+            &request_id,
+            Action::Complete,
+            json!({ "txid": "0xfeed", "notify": false }),
+        )
+        .await;
     assert_eq!(withdrawal(&app, &id).await["state"], "submitted");
     let round = poll(&app).await;
     assert_eq!((round.new_events, round.reconciled), (0, 1), "{round:?}");
@@ -683,11 +665,9 @@ async fn metrics_count_callbacks_polls_and_approvals_for_operators_only() {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    app.chainup(
-        "/deposits",
-        &json!({ "address": str_of(&body, "address"), "amount": "1", "notify": true }),
-    )
-    .await;
+    app.chainup()
+        .deposit_with(str_of(&body, "address"), "1", json!({ "notify": true }))
+        .await;
     cosign(&app, "nobody-asked", json!({ "stage": "sign_start" })).await;
     let after = scrape().await;
     assert_eq!(sample(&after, &callbacks), 1.0, "{after}");
@@ -718,10 +698,8 @@ async fn operators_find_orders_by_any_identifier_and_force_a_reconcile() {
     let app = TestApp::spawn().await;
     let address = new_address(&app, "lena").await;
     let made = app
-        .chainup(
-            "/deposits",
-            &json!({ "address": address, "amount": "0.4", "txid": "0xdeadbeef" }),
-        )
+        .chainup()
+        .deposit_with(&address, "0.4", json!({ "txid": "0xdeadbeef" }))
         .await;
     assert_eq!(made["records"][0]["txid"], "0xdeadbeef");
     let (status, polled) = app
@@ -754,11 +732,9 @@ async fn operators_find_orders_by_any_identifier_and_force_a_reconcile() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
 
     // ChainUp rejects it and the notification is lost; an operator asks now.
-    app.chainup(
-        &format!("/withdrawals/{request_id}/reject"),
-        &json!({ "notify": false }),
-    )
-    .await;
+    app.chainup()
+        .withdrawal_with(&request_id, Action::Reject, json!({ "notify": false }))
+        .await;
     let (status, answer) = app
         .post_as(
             common::OPS_TOKEN,

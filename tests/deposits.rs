@@ -21,7 +21,8 @@ async fn a_simulated_deposit_is_stored_with_its_exact_amount_and_confirmed() {
     let address = btc_address(&app, "alice").await;
 
     let sent = app
-        .sim_deposit(
+        .udun()
+        .deposit_raw(
             json!({ "address": address, "amount_units": "12345678", "fee_units": "452000" }),
         )
         .await;
@@ -73,13 +74,16 @@ async fn a_simulated_deposit_is_stored_with_its_exact_amount_and_confirmed() {
 async fn token_amounts_convert_at_full_precision() {
     let app = TestApp::spawn().await;
     let address = str_of(&app.create_address("bob", "ETH", "ETH").await, "address").to_owned();
-    app.sim_deposit(json!({ "address": address, "amount_units": "1234567890123456789012" }))
+    app.udun()
+        .deposit_raw(json!({ "address": address, "amount_units": "1234567890123456789012" }))
         .await;
-    app.sim_deposit(json!({
-        "address": address, "amount": "1000000.000001",
-        "coin_type": "0xdac17f958d2ee523a2206206994597c13d831ec7"
-    }))
-    .await;
+    app.udun()
+        .deposit_with(
+            &address,
+            "1000000.000001",
+            json!({ "coin_type": "0xdac17f958d2ee523a2206206994597c13d831ec7" }),
+        )
+        .await;
     let (_, list) = app.get("/v1/deposits?user_id=bob").await;
     let mut amounts: Vec<(String, String)> = list["data"]
         .as_array()
@@ -106,9 +110,7 @@ async fn token_amounts_convert_at_full_precision() {
 async fn the_same_callback_delivered_again_changes_nothing() {
     let app = TestApp::spawn().await;
     let address = btc_address(&app, "alice").await;
-    let sent = app
-        .sim_deposit(json!({ "address": address, "amount": "0.5" }))
-        .await;
+    let sent = app.udun().deposit(&address, "0.5").await;
     let form = str_of(&sent, "form");
 
     for _ in 0..3 {
@@ -130,7 +132,8 @@ async fn twenty_concurrent_copies_credit_once() {
     let app = TestApp::spawn().await;
     let address = btc_address(&app, "alice").await;
     let sent = app
-        .sim_deposit(json!({ "address": address, "amount": "1.25", "hold": true }))
+        .udun()
+        .deposit_with(&address, "1.25", json!({ "hold": true }))
         .await;
     let form = str_of(&sent, "form").to_owned();
 
@@ -153,22 +156,33 @@ async fn a_deposit_moves_forward_only() {
     let app = TestApp::spawn().await;
     let address = btc_address(&app, "carol").await;
     let pending = app
-        .sim_deposit(json!({ "address": address, "amount": "2", "status": 0, "trade_id": "t-1", "tx_id": "aa" }))
+        .udun()
+        .deposit_with(
+            &address,
+            "2",
+            json!({ "status": 0, "trade_id": "t-1", "tx_id": "aa" }),
+        )
         .await;
     assert_eq!(pending["response"], "success");
     let (_, list) = app.get("/v1/deposits?user_id=carol").await;
     assert_eq!(list["data"][0]["state"], "detected");
     assert_eq!(app.count(CONFIRMED_NOTICES).await, 0);
 
-    app.sim_deposit(
-        json!({ "address": address, "amount": "2", "status": 3, "trade_id": "t-1", "tx_id": "aa" }),
-    )
-    .await;
+    app.udun()
+        .deposit_with(
+            &address,
+            "2",
+            json!({ "status": 3, "trade_id": "t-1", "tx_id": "aa" }),
+        )
+        .await;
     // A late "pending" after "confirmed" is recorded, not applied.
-    app.sim_deposit(
-        json!({ "address": address, "amount": "2", "status": 1, "trade_id": "t-1", "tx_id": "aa" }),
-    )
-    .await;
+    app.udun()
+        .deposit_with(
+            &address,
+            "2",
+            json!({ "status": 1, "trade_id": "t-1", "tx_id": "aa" }),
+        )
+        .await;
     let (_, list) = app.get("/v1/deposits?user_id=carol").await;
     assert_eq!(list["data"].as_array().unwrap().len(), 1);
     assert_eq!(list["data"][0]["state"], "confirmed");
@@ -187,7 +201,8 @@ async fn unknown_statuses_and_unknown_addresses_are_kept_not_applied() {
     let address = btc_address(&app, "dave").await;
 
     let odd = app
-        .sim_deposit(json!({ "address": address, "amount": "1", "status": 9 }))
+        .udun()
+        .deposit_with(&address, "1", json!({ "status": 9 }))
         .await;
     assert_eq!(odd["response"], "success");
     assert_eq!(app.count(DEPOSITS).await, 0);
@@ -198,11 +213,7 @@ async fn unknown_statuses_and_unknown_addresses_are_kept_not_applied() {
     );
 
     let orphan = app
-        .sim_deposit(json!({
-            "address": "1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2", "amount": "3",
-            "merchant_id": common::UDUN_MERCHANT_ID, "main_coin_type": "0",
-            "call_url": format!("{}/callbacks/udun-main", app.url),
-        }))
+        .udun().deposit_with("1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2", "3", json!({ "merchant_id": common::UDUN_MERCHANT_ID, "main_coin_type": "0", "call_url": format!("{}/callbacks/udun-main", app.url) }))
         .await;
     assert_eq!(orphan["status"], 200);
     assert_eq!(orphan["response"], "success");
@@ -235,8 +246,7 @@ async fn deposits_are_listed_newest_first_by_cursor_and_private_to_their_merchan
     let app = TestApp::spawn().await;
     let address = btc_address(&app, "erin").await;
     for amount in ["0.1", "0.2", "0.3"] {
-        app.sim_deposit(json!({ "address": address, "amount": amount }))
-            .await;
+        app.udun().deposit(&address, amount).await;
     }
     let (_, page1) = app.get("/v1/deposits?user_id=erin&limit=2").await;
     let amounts: Vec<&str> = page1["data"]

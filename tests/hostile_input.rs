@@ -111,14 +111,15 @@ async fn nul_and_invalid_utf8_in_json_bodies_are_400_and_store_nothing() {
 
     assert_eq!(app.count("SELECT count(*) FROM addresses").await, 0);
     assert_eq!(app.count("SELECT count(*) FROM withdrawals").await, 0);
-    assert!(app.sim_withdrawals().await.is_empty());
+    assert!(app.udun().withdrawals().await.is_empty());
 }
 
 /// A held Udun deposit callback for a new ETH address: `(form, trade JSON)`.
 async fn held_trade(app: &TestApp, user: &str) -> (String, Value) {
     let address = str_of(&app.create_address(user, "ETH", "ETH").await, "address").to_owned();
     let sent = app
-        .sim_deposit(json!({ "address": address, "amount": "0.75", "hold": true }))
+        .udun()
+        .deposit_with(&address, "0.75", json!({ "hold": true }))
         .await;
     let form = str_of(&sent, "form").to_owned();
     let trade = serde_json::from_str(&form_field(&form, "body")).unwrap();
@@ -202,13 +203,10 @@ async fn a_polled_record_with_unstorable_text_does_not_stop_its_feed() {
         )
         .await;
     let address = str_of(&body, "address").to_owned();
-    app.chainup(
-        "/deposits",
-        &json!({ "address": address, "amount": "0.1", "txid": "0xab\u{0}cd" }),
-    )
-    .await;
-    app.chainup("/deposits", &json!({ "address": address, "amount": "0.2" }))
+    app.chainup()
+        .deposit_with(&address, "0.1", json!({ "txid": "0xab\u{0}cd" }))
         .await;
+    app.chainup().deposit(&address, "0.2").await;
     let provider = app.gateway.state.registry.get(CHAINUP_ACCOUNT).unwrap();
     let report =
         custody_gateway::workers::pollers::poll_account(&app.gateway.state, provider.as_ref())
@@ -330,8 +328,7 @@ async fn errors_made_outside_handlers_have_the_json_shape() {
 #[tokio::test]
 async fn merchants_see_stable_provider_errors_and_ops_see_the_provider_text() {
     let app = TestApp::spawn().await;
-    app.sim("/faults", &json!({ "withdraw": ["error_500"] }))
-        .await;
+    app.udun().fault_next_withdraw("error_500").await;
     let (status, created) = app
         .withdraw(&json!({
             "client_order_id": "e-1", "chain": "TRX", "asset": "USDT", "amount": "1",

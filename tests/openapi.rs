@@ -346,8 +346,7 @@ async fn documented_shapes_are_the_shapes_returned() {
     assert_documented(&spec, "post", "/v1/addresses", 201, &address);
     let (_, list) = app.get("/v1/addresses?user_id=ola").await;
     assert_documented(&spec, "get", "/v1/addresses", 200, &list);
-    app.sim_deposit(json!({ "address": str_of(&address, "address"), "amount": "0.5" }))
-        .await;
+    app.udun().deposit(str_of(&address, "address"), "0.5").await;
     let (_, deposits) = app.get("/v1/deposits?user_id=ola").await;
     assert_eq!(keys(&deposits), schema("DepositPage"));
     assert_eq!(keys(&deposits["data"][0]), schema("DepositView"));

@@ -30,7 +30,8 @@ async fn while_the_database_is_unreachable_the_gateway_answers_at_once() {
     assert_eq!(readyz().await.unwrap().status(), StatusCode::OK);
     let address = str_of(&app.create_address("olga", "BTC", "BTC").await, "address").to_owned();
     let held = app
-        .sim_deposit(json!({ "address": address, "amount": "0.3", "hold": true }))
+        .udun()
+        .deposit_with(&address, "0.3", json!({ "hold": true }))
         .await;
     let form = str_of(&held, "form").to_owned();
 

@@ -16,8 +16,7 @@ const WAIT: Duration = Duration::from_secs(20);
 
 async fn deposit(app: &TestApp, user: &str, amount: &str) {
     let address = str_of(&app.create_address(user, "BTC", "BTC").await, "address").to_owned();
-    app.sim_deposit(json!({ "address": address, "amount": amount }))
-        .await;
+    app.udun().deposit(&address, amount).await;
 }
 
 async fn outbox_states(app: &TestApp) -> Vec<(String, String, i32)> {
@@ -105,7 +104,8 @@ async fn failures_are_retried_with_growing_delays_until_delivered() {
     ]);
     app.set_webhook_url(&receiver.url).await;
     let address = str_of(&app.create_address("bob", "BTC", "BTC").await, "address").to_owned();
-    app.sim_deposit(json!({ "address": address, "amount": "1", "status": 0 }))
+    app.udun()
+        .deposit_with(&address, "1", json!({ "status": 0 }))
         .await;
 
     let received = receiver.wait_for(4, WAIT).await;
@@ -149,7 +149,8 @@ async fn an_endpoint_down_for_the_whole_schedule_fails_and_replay_delivers_once(
     let (url, bind) = closed_endpoint().await;
     app.set_webhook_url(&url).await;
     let address = str_of(&app.create_address("carol", "BTC", "BTC").await, "address").to_owned();
-    app.sim_deposit(json!({ "address": address, "amount": "1", "status": 0 }))
+    app.udun()
+        .deposit_with(&address, "1", json!({ "status": 0 }))
         .await;
 
     wait_for_state(&app, "failed", 1).await;
@@ -264,7 +265,8 @@ async fn during_a_secret_rotation_both_signatures_are_sent_and_each_verifies() {
     assert!(rotated["previous_secret_valid_until"].is_string());
 
     let address = str_of(&app.create_address("dave", "BTC", "BTC").await, "address").to_owned();
-    app.sim_deposit(json!({ "address": address, "amount": "1", "status": 0 }))
+    app.udun()
+        .deposit_with(&address, "1", json!({ "status": 0 }))
         .await;
     let received = receiver.wait_for(1, WAIT).await;
     let signature = received[0].headers["webhook-signature"].to_str().unwrap();
@@ -351,7 +353,8 @@ async fn deposit_pending(app: &TestApp, key: &str, user: &str) {
             &json!({ "user_id": user, "chain": "BTC", "asset": "BTC" }),
         )
         .await;
-    app.sim_deposit(json!({ "address": str_of(&address, "address"), "amount": "1", "status": 0 }))
+    app.udun()
+        .deposit_with(str_of(&address, "address"), "1", json!({ "status": 0 }))
         .await;
 }
 

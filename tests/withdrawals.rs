@@ -1,5 +1,6 @@
 mod common;
 
+use common::sims::Action;
 use common::{TRON_ADDRESS, TestApp, TestOptions, str_of};
 use custody_gateway::workers::resubmit::resubmit_due;
 use reqwest::StatusCode;
@@ -45,7 +46,7 @@ async fn a_withdrawal_is_submitted_approved_and_completed() {
     );
 
     // The simulator received exactly what we asked for, in whole units, with our businessId.
-    let seen = app.sim_withdrawals().await;
+    let seen = app.udun().withdrawals().await;
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0]["business_id"], business_id.as_str());
     assert_eq!(seen[0]["amount"], "25.5");
@@ -54,12 +55,13 @@ async fn a_withdrawal_is_submitted_approved_and_completed() {
     assert_eq!(seen[0]["main_coin_type"], "195");
     assert_eq!(seen[0]["proxypay"], false);
 
-    let approved = app.sim_withdrawal(&business_id, "approve", json!({})).await;
+    let approved = app.udun().withdrawal(&business_id, Action::Approve).await;
     assert_eq!(approved["response"], "success");
     let completed = app
-        .sim_withdrawal(
+        .udun()
+        .withdrawal_with(
             &business_id,
-            "complete",
+            Action::Complete,
             json!({ "tx_id": "abc123", "fee_units": "1500000" }),
         )
         .await;
@@ -99,7 +101,7 @@ async fn proxy_pay_accounts_use_the_proxypay_endpoint() {
     .await;
     let (status, created) = app.withdraw(&usdt_withdrawal("proxy-1", "1")).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{created}");
-    assert_eq!(app.sim_withdrawals().await[0]["proxypay"], true);
+    assert_eq!(app.udun().withdrawals().await[0]["proxypay"], true);
 }
 
 #[tokio::test]
@@ -107,7 +109,7 @@ async fn a_rejected_withdrawal_ends_rejected() {
     let app = TestApp::spawn().await;
     let (_, created) = app.withdraw(&usdt_withdrawal("order-2", "3")).await;
     let business_id = str_of(&created, "provider_request_id");
-    app.sim_withdrawal(business_id, "reject", json!({})).await;
+    app.udun().withdrawal(business_id, Action::Reject).await;
     let (_, body) = app
         .get(&format!("/v1/withdrawals/{}", str_of(&created, "id")))
         .await;
@@ -133,7 +135,7 @@ async fn the_same_request_again_returns_the_same_withdrawal_without_a_second_pro
         assert_eq!(status, StatusCode::OK);
         assert_eq!(body["id"], first["id"]);
     }
-    let seen = app.sim_withdrawals().await;
+    let seen = app.udun().withdrawals().await;
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0]["requests"], 1, "the provider was called once");
     assert_eq!(app.count("SELECT count(*) FROM withdrawals").await, 1);
@@ -152,7 +154,7 @@ async fn concurrent_first_requests_create_one_withdrawal() {
     let ids: std::collections::HashSet<String> =
         answers.iter().map(|(_, b)| b["id"].to_string()).collect();
     assert_eq!(ids.len(), 1);
-    assert_eq!(app.sim_withdrawals().await[0]["requests"], 1);
+    assert_eq!(app.udun().withdrawals().await[0]["requests"], 1);
 }
 
 #[tokio::test]
@@ -167,7 +169,7 @@ async fn the_same_client_order_id_with_a_different_body_is_409() {
     other_address["to_address"] = json!("TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t");
     let (status, _) = app.withdraw(&other_address).await;
     assert_eq!(status, StatusCode::CONFLICT);
-    assert_eq!(app.sim_withdrawals().await.len(), 1);
+    assert_eq!(app.udun().withdrawals().await.len(), 1);
 }
 
 #[tokio::test]
@@ -205,7 +207,7 @@ async fn bad_amounts_are_400_and_store_nothing() {
 
     assert_eq!(app.count("SELECT count(*) FROM withdrawals").await, 0);
     assert_eq!(app.count("SELECT count(*) FROM order_transitions").await, 0);
-    assert!(app.sim_withdrawals().await.is_empty());
+    assert!(app.udun().withdrawals().await.is_empty());
 }
 
 #[tokio::test]
@@ -237,9 +239,10 @@ async fn a_late_approval_after_completion_is_recorded_not_applied() {
     let app = TestApp::spawn().await;
     let (_, created) = app.withdraw(&usdt_withdrawal("order-6", "2")).await;
     let business_id = str_of(&created, "provider_request_id").to_owned();
-    app.sim_withdrawal(&business_id, "complete", json!({ "tx_id": "tx-6" }))
+    app.udun()
+        .withdrawal_with(&business_id, Action::Complete, json!({ "tx_id": "tx-6" }))
         .await;
-    let late = app.sim_withdrawal(&business_id, "approve", json!({})).await;
+    let late = app.udun().withdrawal(&business_id, Action::Approve).await;
     assert_eq!(late["response"], "success");
 
     let (_, body) = app
@@ -267,22 +270,24 @@ async fn a_callback_that_differs_from_our_withdrawal_is_flagged_not_applied() {
     let business_id = str_of(&created, "provider_request_id").to_owned();
     let id = str_of(&created, "id").to_owned();
 
-    app.sim_withdrawal(
-        &business_id,
-        "complete",
-        json!({ "amount_units": "20000000" }),
-    )
-    .await;
+    app.udun()
+        .withdrawal_with(
+            &business_id,
+            Action::Complete,
+            json!({ "amount_units": "20000000" }),
+        )
+        .await;
     let (_, body) = app.get(&format!("/v1/withdrawals/{id}")).await;
     assert_eq!(body["state"], "submitted");
     assert_eq!(body["needs_review"], true);
 
-    app.sim_withdrawal(
-        &business_id,
-        "complete",
-        json!({ "address": "TXYZ1aWkjDue6j8reeeMqG7hdJ5tRytyAF" }),
-    )
-    .await;
+    app.udun()
+        .withdrawal_with(
+            &business_id,
+            Action::Complete,
+            json!({ "address": "TXYZ1aWkjDue6j8reeeMqG7hdJ5tRytyAF" }),
+        )
+        .await;
     let (_, body) = app.get(&format!("/v1/withdrawals/{id}")).await;
     assert_eq!(body["state"], "submitted");
 
@@ -305,9 +310,10 @@ async fn a_callback_for_a_withdrawal_we_did_not_make_is_an_orphan() {
     let (_, created) = app.withdraw(&usdt_withdrawal("order-8", "2")).await;
     // Rewrite the businessId of a genuine callback and sign it again with the account's key.
     let held = app
-        .sim_withdrawal(
+        .udun()
+        .withdrawal_with(
             str_of(&created, "provider_request_id"),
-            "approve",
+            Action::Approve,
             json!({ "hold": true }),
         )
         .await;
@@ -326,8 +332,7 @@ async fn a_callback_for_a_withdrawal_we_did_not_make_is_an_orphan() {
 #[tokio::test]
 async fn an_unknown_submission_outcome_is_resolved_without_a_second_withdrawal() {
     let app = TestApp::spawn().await;
-    app.sim("/faults", &json!({ "withdraw": ["accept_then_500"] }))
-        .await;
+    app.udun().fault_next_withdraw("accept_then_500").await;
     let (status, created) = app.withdraw(&usdt_withdrawal("order-9", "4")).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{created}");
     assert_eq!(created["state"], "unknown");
@@ -340,7 +345,7 @@ async fn an_unknown_submission_outcome_is_resolved_without_a_second_withdrawal()
         .get(&format!("/v1/withdrawals/{}", str_of(&created, "id")))
         .await;
     assert_eq!(body["state"], "submitted");
-    let seen = app.sim_withdrawals().await;
+    let seen = app.udun().withdrawals().await;
     assert_eq!(seen.len(), 1, "one withdrawal at the provider");
     assert_eq!(seen[0]["requests"], 2);
 }
@@ -352,22 +357,15 @@ async fn a_provider_timeout_leaves_the_withdrawal_unknown() {
         ..TestOptions::default()
     })
     .await;
-    app.sim(
-        "/faults",
-        &json!({ "withdraw": ["accept_then_stall"], "stall_ms": 3000 }),
-    )
-    .await;
+    app.udun().stall_next_withdraw(3000).await;
     let (status, created) = app.withdraw(&usdt_withdrawal("order-10", "4")).await;
     assert_eq!(status, StatusCode::ACCEPTED);
     assert_eq!(created["state"], "unknown");
     assert_eq!(created["error"]["code"], "provider_timeout");
     // A callback from the provider resolves it.
-    app.sim_withdrawal(
-        str_of(&created, "provider_request_id"),
-        "approve",
-        json!({}),
-    )
-    .await;
+    app.udun()
+        .withdrawal(str_of(&created, "provider_request_id"), Action::Approve)
+        .await;
     let (_, body) = app
         .get(&format!("/v1/withdrawals/{}", str_of(&created, "id")))
         .await;
@@ -377,17 +375,16 @@ async fn a_provider_timeout_leaves_the_withdrawal_unknown() {
 #[tokio::test]
 async fn a_provider_error_before_acting_is_retried_to_submission() {
     let app = TestApp::spawn().await;
-    app.sim("/faults", &json!({ "withdraw": ["error_500"] }))
-        .await;
+    app.udun().fault_next_withdraw("error_500").await;
     let (_, created) = app.withdraw(&usdt_withdrawal("order-11", "4")).await;
     assert_eq!(created["state"], "unknown");
-    assert!(app.sim_withdrawals().await.is_empty());
+    assert!(app.udun().withdrawals().await.is_empty());
     resubmit_due(&app.gateway.state, 0).await.unwrap();
     let (_, body) = app
         .get(&format!("/v1/withdrawals/{}", str_of(&created, "id")))
         .await;
     assert_eq!(body["state"], "submitted");
-    assert_eq!(app.sim_withdrawals().await[0]["requests"], 1);
+    assert_eq!(app.udun().withdrawals().await[0]["requests"], 1);
 }
 
 #[tokio::test]
@@ -426,12 +423,9 @@ async fn withdrawals_are_listed_newest_first_by_state_and_cursor() {
         ids.push(str_of(&created, "id").to_owned());
     }
     let (_, rejected) = app.withdraw(&usdt_withdrawal("list-r", "1")).await;
-    app.sim_withdrawal(
-        str_of(&rejected, "provider_request_id"),
-        "reject",
-        json!({}),
-    )
-    .await;
+    app.udun()
+        .withdrawal(str_of(&rejected, "provider_request_id"), Action::Reject)
+        .await;
 
     let (status, first) = app.get("/v1/withdrawals?state=submitted&limit=3").await;
     assert_eq!(status, StatusCode::OK, "{first}");
@@ -478,11 +472,7 @@ async fn a_slow_provider_sees_one_request_at_a_time_and_the_merchant_an_answer_i
         ..TestOptions::default()
     })
     .await;
-    app.sim(
-        "/faults",
-        &json!({ "withdraw": ["accept_then_stall"], "stall_ms": 25_000 }),
-    )
-    .await;
+    app.udun().stall_next_withdraw(25_000).await;
     let started = std::time::Instant::now();
     let (status, created) = app.withdraw(&usdt_withdrawal("order-slow", "3")).await;
     let answered_after = started.elapsed();
@@ -500,7 +490,7 @@ async fn a_slow_provider_sees_one_request_at_a_time_and_the_merchant_an_answer_i
     let deadline = started + std::time::Duration::from_secs(45);
     loop {
         assert_eq!(resubmit_due(&app.gateway.state, 0).await.unwrap(), 0);
-        let seen = app.sim_withdrawals().await;
+        let seen = app.udun().withdrawals().await;
         assert!(seen.len() <= 1);
         if let Some(at_udun) = seen.first() {
             assert_eq!(at_udun["requests"], 1, "one request in all");

@@ -4,6 +4,7 @@
 
 pub mod db_proxy;
 pub mod receiver;
+pub mod sims;
 
 use std::sync::Once;
 
@@ -413,10 +414,14 @@ impl TestApp {
         self.post("/v1/withdrawals", body).await
     }
 
-    /// Drives the Udun simulator's control API; the simulator then calls the gateway.
-    pub async fn sim(&self, path: &str, body: &Value) -> Value {
-        self.control(&format!("{}/sim/udun{path}", self.sim_url), body)
-            .await
+    /// The Udun simulator's control API.
+    pub fn udun(&self) -> sims::Udun<'_> {
+        sims::Udun { app: self }
+    }
+
+    /// The built-in ChainUp simulator's control API.
+    pub fn chainup(&self) -> sims::Chainup<'_> {
+        sims::Chainup { app: self }
     }
 
     /// Posts to a simulator's control API and returns its JSON answer, which must be a success.
@@ -426,41 +431,6 @@ impl TestApp {
         let text = response.text().await.unwrap();
         assert!(status.is_success(), "simulator {url}: {status} {text}");
         serde_json::from_str(&text).unwrap_or(Value::Null)
-    }
-
-    pub async fn sim_deposit(&self, body: Value) -> Value {
-        self.sim("/deposits", &body).await
-    }
-
-    pub async fn sim_withdrawal(&self, business_id: &str, action: &str, body: Value) -> Value {
-        self.sim(&format!("/withdrawals/{business_id}/{action}"), &body)
-            .await
-    }
-
-    /// Drives the built-in ChainUp simulator's control API.
-    pub async fn chainup(&self, path: &str, body: &Value) -> Value {
-        self.control(&format!("{}/sim/chainup{path}", self.url), body)
-            .await
-    }
-
-    pub async fn chainup_get(&self, path: &str) -> Value {
-        let response = self
-            .http
-            .get(format!("{}/sim/chainup{path}", self.url))
-            .send()
-            .await
-            .unwrap();
-        response.json().await.unwrap()
-    }
-
-    pub async fn sim_withdrawals(&self) -> Vec<Value> {
-        let response = self
-            .http
-            .get(format!("{}/sim/udun/withdrawals", self.sim_url))
-            .send()
-            .await
-            .unwrap();
-        response.json().await.unwrap()
     }
 
     /// Posts a raw callback body to the gateway, as a provider would.
