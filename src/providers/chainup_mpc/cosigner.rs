@@ -108,3 +108,20 @@ impl ChainupProvider {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn co_signer_approves_only_on_success_and_refuses_everything_else() {
+        let reply = |outcome| {
+            let r = ChainupProvider::cosigner_reply(outcome);
+            (r.status.as_u16(), r.body)
+        };
+        assert_eq!(reply(Outcome::Approved), (200, "SUCCESS".into()));
+        assert_eq!(reply(Outcome::Declined), (200, "FAILURE".into()));
+        assert_eq!(reply(Outcome::RetryLater), (200, "FAILURE".into()));
+        assert_eq!(reply(Outcome::Refused), (400, "FAILURE".into()));
+    }
+}

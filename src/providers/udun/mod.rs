@@ -470,3 +470,52 @@ impl Provider for UdunProvider {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Settings;
+
+    fn adapter() -> UdunProvider {
+        let settings = Settings::from_toml(
+            r#"
+[server]
+bind = "127.0.0.1:0"
+[database]
+url = "postgres://unused"
+[[providers]]
+id = "u"
+kind = "udun"
+base_url = "http://127.0.0.1:9"
+[providers.udun]
+merchant_id = "1"
+api_key = "k"
+[[providers.assets]]
+chain = "BTC"
+asset = "BTC"
+decimals = 8
+main_coin_type = "0"
+"#,
+        )
+        .unwrap();
+        UdunProvider::new(&settings.providers[0], "http://127.0.0.1:9".into()).unwrap()
+    }
+
+    #[test]
+    fn replies_are_udun_plain_text_for_each_outcome() {
+        let raw = RawCallback {
+            endpoint: Endpoint::Callbacks,
+            headers: Default::default(),
+            body: Default::default(),
+        };
+        let udun = adapter();
+        let reply = |outcome| {
+            let r = udun.reply(&raw, outcome);
+            (r.status.as_u16(), r.body)
+        };
+        assert_eq!(reply(Outcome::Stored), (200, "success".into()));
+        assert_eq!(reply(Outcome::Duplicate), (200, "success".into()));
+        assert_eq!(reply(Outcome::Refused), (400, "error".into()));
+        assert_eq!(reply(Outcome::RetryLater), (503, "error".into()));
+    }
+}
