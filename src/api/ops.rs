@@ -181,7 +181,7 @@ pub(crate) async fn reconcile_withdrawal(
 
 /// Runs one poll round for the account now (feeds, confirmations, open withdrawals).
 #[utoipa::path(post, path = "/ops/accounts/{id}/poll", tag = "accounts",
-    params(("id" = String, Path, description = "a provider account that is polled (one with feeds, e.g. ChainUp MPC)")),
+    params(("id" = String, Path, description = "a provider account that is polled (one with feeds or a withdrawal status query)")),
     responses((status = 200, description = "what the round did", body = PollResult),
               (status = 401, description = "missing or wrong ops token", body = ErrorBody),
               (status = 404, description = "no such provider account, or one that pushes everything and is not polled (`not_polled`)", body = ErrorBody),

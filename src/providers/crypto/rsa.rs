@@ -345,10 +345,11 @@ mod tests {
     use rsa::pkcs1::{EncodeRsaPrivateKey, EncodeRsaPublicKey, LineEnding};
     use rsa::pkcs8::EncodePrivateKey;
 
+    // Test pairs from config/sim (2048 bits): the gateway's, and a provider's.
     const GATEWAY_PRIVATE: &str = include_str!("../../../config/sim/chainup_gateway_private.pem");
     const GATEWAY_PUBLIC: &str = include_str!("../../../config/sim/chainup_gateway_public.pem");
-    const CHAINUP_SIM_PRIVATE: &str = include_str!("../../../config/sim/chainup_sim_private.pem");
-    const CHAINUP_SIM_PUBLIC: &str = include_str!("../../../config/sim/chainup_sim_public.pem");
+    const PROVIDER_PRIVATE: &str = include_str!("../../../config/sim/chainup_sim_private.pem");
+    const PROVIDER_PUBLIC: &str = include_str!("../../../config/sim/chainup_sim_public.pem");
     const WAAS_PRIVATE: &str = include_str!("../../../config/sim/waas_private.pem");
     const WAAS_PUBLIC: &str = include_str!("../../../config/sim/waas_public.pem");
 
@@ -395,7 +396,7 @@ mod tests {
     }
 
     #[test]
-    fn loads_bare_base64_der_as_chainup_hands_it_out() {
+    fn loads_bare_base64_der_as_consoles_hand_it_out() {
         let private = PrivateKey::parse(&bare_base64_der(GATEWAY_PRIVATE)).unwrap();
         let public = PublicKey::parse(&bare_base64_der(GATEWAY_PUBLIC)).unwrap();
         assert_eq!(private.public_key(), public);
@@ -429,10 +430,10 @@ mod tests {
 
     #[test]
     fn loaded_keys_work_whatever_the_source_form() {
-        let from_der = PrivateKey::parse(&bare_base64_der(CHAINUP_SIM_PRIVATE)).unwrap();
+        let from_der = PrivateKey::parse(&bare_base64_der(PROVIDER_PRIVATE)).unwrap();
         let ciphertext =
             private_encrypt_chunked(&from_der, b"{}", Base64Form::UrlSafeUnpadded).unwrap();
-        let public = PublicKey::parse(&bare_base64_der(CHAINUP_SIM_PUBLIC)).unwrap();
+        let public = PublicKey::parse(&bare_base64_der(PROVIDER_PUBLIC)).unwrap();
         assert_eq!(public_decrypt_chunked(&public, &ciphertext).unwrap(), b"{}");
     }
 
@@ -504,7 +505,7 @@ mod tests {
     }
 
     #[test]
-    fn chainup_output_is_url_safe_without_padding_or_line_breaks() {
+    fn private_key_output_is_url_safe_without_padding_or_line_breaks() {
         let ciphertext = private_encrypt_chunked(
             &private_key(GATEWAY_PRIVATE),
             &payload(1000),
@@ -521,7 +522,7 @@ mod tests {
     #[test]
     fn private_encrypt_matches_openssl_byte_for_byte() {
         let ciphertext = private_encrypt_chunked(
-            &private_key(CHAINUP_SIM_PRIVATE),
+            &private_key(PROVIDER_PRIVATE),
             br#"{"code":"0","msg":"ok"}"#,
             Base64Form::UrlSafeUnpadded,
         )
@@ -532,15 +533,14 @@ mod tests {
     #[test]
     fn public_decrypt_reads_what_openssl_made() {
         let plaintext =
-            public_decrypt_chunked(&public_key(CHAINUP_SIM_PUBLIC), OPENSSL_PRIVATE_ENCRYPT)
-                .unwrap();
+            public_decrypt_chunked(&public_key(PROVIDER_PUBLIC), OPENSSL_PRIVATE_ENCRYPT).unwrap();
         assert_eq!(plaintext, br#"{"code":"0","msg":"ok"}"#);
     }
 
     #[test]
     fn public_decrypt_accepts_any_base64_form_and_whitespace() {
-        let private = private_key(CHAINUP_SIM_PRIVATE);
-        let public = public_key(CHAINUP_SIM_PUBLIC);
+        let private = private_key(PROVIDER_PRIVATE);
+        let public = public_key(PROVIDER_PUBLIC);
         // Five 256-byte blocks: 1280 bytes, so the padded forms end in one `=`.
         let plaintext = payload(1000);
         let url_safe =
@@ -574,7 +574,7 @@ mod tests {
     #[test]
     fn public_decrypt_reads_java_sdk_234_byte_chunks() {
         // chainup_mpc.md A3 step 2: the Java SDK cuts 234-byte chunks, not 245.
-        let private = private_key(CHAINUP_SIM_PRIVATE);
+        let private = private_key(PROVIDER_PRIVATE);
         let plaintext = payload(500);
         let mut raw = Vec::new();
         for chunk in plaintext.chunks(234) {
@@ -584,7 +584,7 @@ mod tests {
         assert_eq!(raw.len(), 3 * 256);
         let ciphertext = URL_SAFE_NO_PAD.encode(&raw);
         assert_eq!(
-            public_decrypt_chunked(&public_key(CHAINUP_SIM_PUBLIC), &ciphertext).unwrap(),
+            public_decrypt_chunked(&public_key(PROVIDER_PUBLIC), &ciphertext).unwrap(),
             plaintext
         );
     }
@@ -600,7 +600,7 @@ mod tests {
     #[test]
     fn ciphertext_from_another_private_key_is_an_error() {
         let from_simulator = private_encrypt_chunked(
-            &private_key(CHAINUP_SIM_PRIVATE),
+            &private_key(PROVIDER_PRIVATE),
             &payload(300),
             Base64Form::UrlSafeUnpadded,
         )
@@ -764,7 +764,7 @@ mod tests {
     // --- SHA256withRSA ---
 
     #[test]
-    fn sha256_with_rsa_signs_the_chainup_vector_and_verifies() {
+    fn sha256_with_rsa_signs_the_reference_vector_and_verifies() {
         let private = private_key(GATEWAY_PRIVATE);
         let public = public_key(GATEWAY_PUBLIC);
         let md5 = crate::providers::crypto::md5_hex(&[
@@ -776,7 +776,7 @@ mod tests {
         assert_eq!(signature, OPENSSL_SHA256_SIGNATURE);
         assert!(verify_sha256_with_rsa(&public, md5.as_bytes(), &signature));
         assert!(!verify_sha256_with_rsa(
-            &public_key(CHAINUP_SIM_PUBLIC),
+            &public_key(PROVIDER_PUBLIC),
             md5.as_bytes(),
             &signature
         ));
