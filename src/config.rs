@@ -155,7 +155,7 @@ pub struct AssetSettings {
     pub decimals: u32,
 }
 
-/// Callers of `/callbacks/{account}/cosigner`. A provider's signer (ChainUp Co-Signer) posts
+/// Callers of `/callbacks/{account}/approvals`. A provider's signer (ChainUp Co-Signer) posts
 /// plaintext that carries no proof of who sent it, so the gateway authenticates the caller itself.
 #[derive(Debug, Clone, Deserialize, Default)]
 pub struct ApprovalSettings {
