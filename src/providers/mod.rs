@@ -155,6 +155,30 @@ fn without_url(err: &reqwest::Error) -> String {
     text
 }
 
+/// Sends a provider request and reads its reply's text. A 5xx (or a reply cut off) may mean the
+/// provider acted: `Unknown`. Other statuses are the adapter's to read, with the body.
+pub async fn send_for_text(
+    request: reqwest::RequestBuilder,
+    path: &str,
+) -> Result<(reqwest::StatusCode, String), ProviderError> {
+    let response = request
+        .send()
+        .await
+        .map_err(ProviderError::from_transport)?;
+    let status = response.status();
+    if status.is_server_error() {
+        return Err(ProviderError::Unknown {
+            detail: format!("HTTP {status} from {path}"),
+            timed_out: false,
+        });
+    }
+    let text = response
+        .text()
+        .await
+        .map_err(ProviderError::from_transport)?;
+    Ok((status, text))
+}
+
 /// A coin the provider reports for the account, for comparing with the configured mapping.
 #[derive(Debug, Clone, Serialize)]
 pub struct RemoteAsset {

@@ -4,7 +4,7 @@
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
-use crate::providers::ProviderError;
+use crate::providers::{ProviderError, send_for_text};
 
 use super::ChainupProvider;
 use super::transport::{decode_reply, encrypt_request};
@@ -44,21 +44,7 @@ impl ChainupProvider {
                 .post(url)
                 .form(&[("app_id", self.app_id.as_str()), ("data", data.as_str())]),
         };
-        let response = request
-            .send()
-            .await
-            .map_err(ProviderError::from_transport)?;
-        let status = response.status();
-        if status.is_server_error() {
-            return Err(ProviderError::Unknown {
-                detail: format!("HTTP {status} from {path}"),
-                timed_out: false,
-            });
-        }
-        let body = response
-            .text()
-            .await
-            .map_err(ProviderError::from_transport)?;
+        let (_, body) = send_for_text(request, path).await?;
         let reply = decode_reply(&body, &self.chainup_key).map_err(|e| ProviderError::Unknown {
             detail: format!("reply from {path}: {e}"),
             timed_out: false,

@@ -19,7 +19,7 @@ use crate::providers::{
     AddressRequest, AssetInfo, CallbackError, DepositEvent, Endpoint, EventBody, EventKind,
     Inbound, InvalidEvent, NewAddress, Outcome, Provider, ProviderError, ProviderEvent,
     ProviderKind, ProviderReply, RawCallback, RemoteAsset, Submitted, WithdrawalEvent,
-    WithdrawalRequest, http_client,
+    WithdrawalRequest, http_client, send_for_text,
 };
 
 use settings::{UdunAsset, UdunSettings, UdunWithdrawMode};
@@ -124,24 +124,11 @@ impl UdunProvider {
             sign,
             body,
         };
-        let response = self
+        let request = self
             .http
             .post(format!("{}{}", self.base_url, path))
-            .json(&envelope)
-            .send()
-            .await
-            .map_err(ProviderError::from_transport)?;
-        let status = response.status();
-        if status.is_server_error() {
-            return Err(ProviderError::Unknown {
-                detail: format!("HTTP {status} from {path}"),
-                timed_out: false,
-            });
-        }
-        let text = response
-            .text()
-            .await
-            .map_err(ProviderError::from_transport)?;
+            .json(&envelope);
+        let (status, text) = send_for_text(request, path).await?;
         let reply: Reply = match serde_json::from_str(&text) {
             Ok(reply) => reply,
             Err(_) if status.is_client_error() => {
