@@ -8,6 +8,7 @@ pub mod inbound;
 pub mod registry;
 pub mod text_fields;
 pub mod udun;
+pub mod waas;
 
 use async_trait::async_trait;
 use rust_decimal::Decimal;

@@ -1,0 +1,3 @@
+//! WaaS (UUWallet) adapter (shared/providers/waas.md part C; seed 004).
+
+pub mod transport;
