@@ -14,9 +14,10 @@ use common::{TRON_ADDRESS, TestApp, UDUN_ACCOUNT, str_of};
 use custody_gateway::domain::{ChainAsset, WithdrawalState};
 use custody_gateway::orders::inbound::receive;
 use custody_gateway::providers::{
-    AddressRequest, ApprovalRequest, ApprovalStage, AssetInfo, CallbackError, Endpoint, EventBody,
-    Inbound, NewAddress, Outcome, Provider, ProviderError, ProviderEvent, ProviderReply,
-    RawCallback, RemoteAsset, Submitted, WithdrawalEvent, WithdrawalRef, WithdrawalRequest,
+    AddressRequest, ApprovalRequest, ApprovalStage, AssetInfo, AssetReport, CallbackError,
+    Endpoint, EventBody, Inbound, NewAddress, Outcome, Provider, ProviderError, ProviderEvent,
+    ProviderReply, RawCallback, RemoteAsset, Submitted, WithdrawalEvent, WithdrawalRef,
+    WithdrawalRequest,
 };
 use custody_gateway::workers::pollers::{is_polled, poll_account};
 use rust_decimal::Decimal;
@@ -122,15 +123,16 @@ impl Provider for Scripted {
             provider_status: "done".into(),
             body: EventBody::Withdrawal(WithdrawalEvent {
                 request_id: withdrawal.request_id.to_owned(),
-                chain_asset: Some(ChainAsset {
+                asset: AssetReport::Mapped(ChainAsset {
                     chain: "TRX".into(),
                     asset: "USDT".into(),
                 }),
-                address: TRON_ADDRESS.into(),
-                amount: Decimal::new(4, 0),
+                address: Some(TRON_ADDRESS.into()),
+                amount: Some(Decimal::new(4, 0)),
                 fee: None,
                 tx_hash: Some("0xdone".into()),
                 state: Some(WithdrawalState::Completed),
+                delayed: None,
             }),
         }))
     }

@@ -18,8 +18,8 @@ use crate::orders::EventResult;
 use crate::orders::ingest::{KeptCall, record_asked_event, store_rejected_call};
 use crate::orders::withdrawals::integrity_mismatches;
 use crate::providers::{
-    ApprovalRequest, ApprovalStage, EventBody, EventKind, Outcome, Provider, RawCallback,
-    WithdrawalRef,
+    ApprovalRequest, ApprovalStage, AssetReport, EventBody, EventKind, Outcome, Provider,
+    RawCallback, WithdrawalRef,
 };
 use crate::store::callbacks;
 use crate::store::withdrawals;
@@ -169,9 +169,9 @@ async fn judge(
     };
     let mismatches = integrity_mismatches(
         &row,
-        request.amount,
-        request.chain_asset.as_ref(),
-        &request.to_address,
+        Some(request.amount),
+        &AssetReport::named(request.chain_asset.clone()),
+        Some(&request.to_address),
     );
     if !mismatches.is_empty() {
         let reason = format!(

@@ -66,6 +66,7 @@ pub async fn apply_deposit_event(
         to,
         source,
         event_id: Some(event_id),
+        reason: None,
     };
 
     let mut deposit = match deposits::insert_detected(conn, &new).await? {

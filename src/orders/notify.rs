@@ -17,6 +17,8 @@ pub struct Transition<'a> {
     /// api | callback | poll | ops
     pub source: &'a str,
     pub event_id: Option<i64>,
+    /// Why, when an operator decided it.
+    pub reason: Option<&'a str>,
 }
 
 /// Records the transition and queues `<kind>.<state>` for the merchant, with the order as `data`.
@@ -28,19 +30,54 @@ pub async fn record_transition(
 ) -> Result<(), sqlx::Error> {
     let sequence = transitions::insert(
         conn,
-        transition.kind.as_str(),
-        transition.order_id,
-        transition.from,
-        transition.to,
-        transition.source,
-        transition.event_id,
+        &transitions::NewTransition {
+            order_kind: transition.kind.as_str(),
+            order_id: transition.order_id,
+            from_state: transition.from,
+            to_state: transition.to,
+            source: transition.source,
+            event_id: transition.event_id,
+            reason: transition.reason,
+        },
     )
     .await?;
     if transition.kind == OrderKind::Withdrawal && transition.to == "accepted" {
         return Ok(());
     }
-    let id = Uuid::now_v7();
     let event_type = format!("{}.{}", transition.kind.as_str(), transition.to);
+    queue(
+        conn,
+        transition.merchant_id,
+        &event_type,
+        Some(transition.order_id),
+        sequence,
+        data,
+    )
+    .await
+}
+
+/// Queues a notice that is not a state change (`withdrawal.delayed`, `address.changed`), in order
+/// with the transitions around it.
+pub async fn record_notice(
+    conn: &mut PgConnection,
+    merchant_id: Uuid,
+    event_type: &str,
+    order_id: Option<Uuid>,
+    data: &impl Serialize,
+) -> Result<(), sqlx::Error> {
+    let sequence = transitions::next_sequence(conn).await?;
+    queue(conn, merchant_id, event_type, order_id, sequence, data).await
+}
+
+async fn queue(
+    conn: &mut PgConnection,
+    merchant_id: Uuid,
+    event_type: &str,
+    order_id: Option<Uuid>,
+    sequence: i64,
+    data: &impl Serialize,
+) -> Result<(), sqlx::Error> {
+    let id = Uuid::now_v7();
     let payload = serde_json::json!({
         "id": id,
         "type": event_type,
@@ -52,9 +89,9 @@ pub async fn record_transition(
         conn,
         &outbox::NewNotification {
             id,
-            merchant_id: transition.merchant_id,
-            event_type: &event_type,
-            order_id: transition.order_id,
+            merchant_id,
+            event_type,
+            order_id,
             sequence,
             payload: &payload,
         },

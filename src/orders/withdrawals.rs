@@ -12,7 +12,7 @@ use crate::domain::{Amount, ChainAsset, OrderKind, WithdrawalState};
 use crate::orders::notify::{Transition, record_transition};
 use crate::orders::views::WithdrawalView;
 use crate::orders::{Core, EventOutcome, OrderError};
-use crate::providers::{Provider, ProviderError, WithdrawalEvent, WithdrawalRequest};
+use crate::providers::{AssetReport, Provider, ProviderError, WithdrawalEvent, WithdrawalRequest};
 use crate::store::transitions;
 use crate::store::withdrawals::{self, NewWithdrawal, WithdrawalChanges, WithdrawalRow};
 
@@ -89,6 +89,7 @@ pub async fn request_withdrawal(
         to: WithdrawalState::Accepted.as_str(),
         source: "api",
         event_id: None,
+        reason: None,
     };
     record_transition(&mut tx, &transition, &WithdrawalView::from(&row)).await?;
     tx.commit().await?;
@@ -317,6 +318,7 @@ pub async fn move_withdrawal(
         to: target.as_str(),
         source,
         event_id,
+        reason: None,
     };
     record_transition(conn, &transition, &WithdrawalView::from(&row)).await?;
     Ok(row)
@@ -344,12 +346,8 @@ pub async fn apply_withdrawal_event(
         )));
     };
 
-    let mismatches = integrity_mismatches(
-        &row,
-        event.amount,
-        event.chain_asset.as_ref(),
-        &event.address,
-    );
+    let mismatches =
+        integrity_mismatches(&row, event.amount, &event.asset, event.address.as_deref());
     if !mismatches.is_empty() {
         let reason = format!(
             "provider event differs from our withdrawal in {}",
@@ -375,21 +373,27 @@ pub async fn apply_withdrawal_event(
     Ok(EventOutcome::applied(row.id))
 }
 
-/// Amount, asset and destination must be exactly what we asked for.
+/// Whatever a provider reports of the amount, asset and destination must be exactly what we
+/// asked for; what it does not report is not checked.
 pub fn integrity_mismatches(
     row: &WithdrawalRow,
-    amount: rust_decimal::Decimal,
-    chain_asset: Option<&ChainAsset>,
-    address: &str,
+    amount: Option<rust_decimal::Decimal>,
+    asset: &AssetReport,
+    address: Option<&str>,
 ) -> Vec<&'static str> {
     let mut mismatches = Vec::new();
-    if amount != row.amount {
+    if amount.is_some_and(|a| a != row.amount) {
         mismatches.push("amount");
     }
-    if !chain_asset.is_some_and(|ca| ca.chain == row.chain && ca.asset == row.asset) {
+    let asset_differs = match asset {
+        AssetReport::NotReported => false,
+        AssetReport::Unmapped => true,
+        AssetReport::Mapped(ca) => ca.chain != row.chain || ca.asset != row.asset,
+    };
+    if asset_differs {
         mismatches.push("asset");
     }
-    if !same_address(address, &row.to_address) {
+    if address.is_some_and(|a| !same_address(a, &row.to_address)) {
         mismatches.push("address");
     }
     mismatches

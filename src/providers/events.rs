@@ -110,18 +110,40 @@ pub struct DepositEvent {
     pub state: Option<DepositState>,
 }
 
+/// What a provider says of one of our withdrawals. A field its message does not carry is `None`
+/// and not checked; one it does carry must match the withdrawal we made.
 #[derive(Debug, Clone, Serialize)]
 pub struct WithdrawalEvent {
     /// Our request id as the provider echoes it.
     pub request_id: String,
-    pub chain_asset: Option<ChainAsset>,
-    pub address: String,
-    #[serde(with = "rust_decimal::serde::str")]
-    pub amount: Decimal,
+    pub asset: AssetReport,
+    pub address: Option<String>,
+    #[serde(with = "rust_decimal::serde::str_option")]
+    pub amount: Option<Decimal>,
     #[serde(with = "rust_decimal::serde::str_option")]
     pub fee: Option<Decimal>,
     pub tx_hash: Option<String>,
     pub state: Option<WithdrawalState>,
+    /// The provider holds the payout back for now, and why (e.g. its hot wallet is short).
+    pub delayed: Option<String>,
+}
+
+/// The asset a provider's message names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AssetReport {
+    /// The message names no asset.
+    NotReported,
+    /// It names one the account's mapping does not hold: it matches nothing of ours.
+    Unmapped,
+    Mapped(ChainAsset),
+}
+
+impl AssetReport {
+    /// A named asset, as the account's mapping found it (or did not).
+    pub fn named(mapped: Option<ChainAsset>) -> AssetReport {
+        mapped.map_or(AssetReport::Unmapped, AssetReport::Mapped)
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

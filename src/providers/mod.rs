@@ -18,8 +18,8 @@ use crate::config::{ProviderAccountSettings, SettingsError};
 use crate::domain::ChainAsset;
 
 pub use events::{
-    AddressChangedEvent, BalanceEvent, DepositEvent, EventBody, EventKind, InvalidEvent,
-    NoticeEvent, ProviderEvent, TreasuryTransferEvent, WithdrawalEvent,
+    AddressChangedEvent, AssetReport, BalanceEvent, DepositEvent, EventBody, EventKind,
+    InvalidEvent, NoticeEvent, ProviderEvent, TreasuryTransferEvent, WithdrawalEvent,
 };
 pub use inbound::{
     ApprovalRequest, ApprovalStage, CallbackError, Endpoint, Inbound, Outcome, ProviderReply,

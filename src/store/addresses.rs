@@ -14,6 +14,8 @@ pub struct AddressRow {
     pub memo: Option<String>,
     pub created_at: DateTime<Utc>,
     pub provider_wallet_ref: Option<String>,
+    /// Set once the provider replaced the address; deposits to it are still the user's.
+    pub retired_at: Option<DateTime<Utc>>,
 }
 
 pub struct NewAddress<'a> {
@@ -35,7 +37,8 @@ pub async fn find_user_address(
     chain: &str,
 ) -> Result<Option<AddressRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT * FROM addresses WHERE merchant_id = $1 AND user_id = $2 AND account_id = $3 AND chain = $4",
+        "SELECT * FROM addresses
+         WHERE merchant_id = $1 AND user_id = $2 AND account_id = $3 AND chain = $4 AND retired_at IS NULL",
     )
     .bind(merchant_id)
     .bind(user_id)
@@ -54,7 +57,7 @@ pub async fn insert_or_get(
     let inserted: Option<AddressRow> = sqlx::query_as(
         "INSERT INTO addresses (id, merchant_id, user_id, account_id, chain, asset, address, memo, provider_wallet_ref)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-         ON CONFLICT ON CONSTRAINT addresses_user_account_chain_unique DO NOTHING
+         ON CONFLICT (merchant_id, user_id, account_id, chain) WHERE retired_at IS NULL DO NOTHING
          RETURNING *",
     )
     .bind(Uuid::now_v7())
@@ -89,7 +92,8 @@ pub async fn list_for_user(
     user_id: &str,
 ) -> Result<Vec<AddressRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT * FROM addresses WHERE merchant_id = $1 AND user_id = $2 ORDER BY created_at",
+        "SELECT * FROM addresses WHERE merchant_id = $1 AND user_id = $2 AND retired_at IS NULL
+         ORDER BY created_at",
     )
     .bind(merchant_id)
     .bind(user_id)
@@ -109,6 +113,85 @@ pub async fn find_by_account_address(
         .bind(address)
         .fetch_optional(db)
         .await
+}
+
+/// How replacing a user's address went.
+pub enum Replacement {
+    /// `(retired, current)`.
+    Replaced(AddressRow, AddressRow),
+    /// `old` is not a current address of ours on this account and chain.
+    NotOurs,
+    /// `new` already belongs to another of our users: nothing was changed.
+    Taken(AddressRow),
+}
+
+/// Retires the user's current address `old` on the account and chain and gives the user `new`
+/// instead (same merchant, user, asset and wallet). An address the user had before is made current
+/// again rather than stored twice.
+pub async fn replace_address(
+    conn: &mut sqlx::PgConnection,
+    account_id: &str,
+    chain: &str,
+    old: &str,
+    new: &str,
+) -> Result<Replacement, sqlx::Error> {
+    let Some(current) = lock_current(conn, account_id, chain, old).await? else {
+        return Ok(Replacement::NotOurs);
+    };
+    let existing = find_by_account_address(&mut *conn, account_id, chain, new).await?;
+    if let Some(existing) = &existing
+        && (existing.merchant_id != current.merchant_id || existing.user_id != current.user_id)
+    {
+        return Ok(Replacement::Taken(existing.clone()));
+    }
+    let retired: AddressRow =
+        sqlx::query_as("UPDATE addresses SET retired_at = now() WHERE id = $1 RETURNING *")
+            .bind(current.id)
+            .fetch_one(&mut *conn)
+            .await?;
+    let replacement: AddressRow = match existing {
+        Some(earlier) => {
+            sqlx::query_as("UPDATE addresses SET retired_at = NULL WHERE id = $1 RETURNING *")
+                .bind(earlier.id)
+                .fetch_one(&mut *conn)
+                .await?
+        }
+        None => sqlx::query_as(
+            "INSERT INTO addresses (id, merchant_id, user_id, account_id, chain, asset, address,
+                                        memo, provider_wallet_ref)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                 RETURNING *",
+        )
+        .bind(Uuid::now_v7())
+        .bind(retired.merchant_id)
+        .bind(&retired.user_id)
+        .bind(account_id)
+        .bind(chain)
+        .bind(&retired.asset)
+        .bind(new)
+        .bind(&retired.memo)
+        .bind(&retired.provider_wallet_ref)
+        .fetch_one(&mut *conn)
+        .await?,
+    };
+    Ok(Replacement::Replaced(retired, replacement))
+}
+
+async fn lock_current(
+    conn: &mut sqlx::PgConnection,
+    account_id: &str,
+    chain: &str,
+    address: &str,
+) -> Result<Option<AddressRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT * FROM addresses
+         WHERE account_id = $1 AND chain = $2 AND address = $3 AND retired_at IS NULL FOR UPDATE",
+    )
+    .bind(account_id)
+    .bind(chain)
+    .bind(address)
+    .fetch_optional(conn)
+    .await
 }
 
 /// The provider-side wallet any of the user's addresses on this account belongs to.

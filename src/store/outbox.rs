@@ -5,7 +5,7 @@ pub struct NewNotification<'a> {
     pub id: Uuid,
     pub merchant_id: Uuid,
     pub event_type: &'a str,
-    pub order_id: Uuid,
+    pub order_id: Option<Uuid>,
     pub sequence: i64,
     pub payload: &'a serde_json::Value,
 }

@@ -6,8 +6,8 @@ use serde_json::{Map, Value};
 
 use crate::domain::money::{MAX_DECIMALS, ProviderUnits, provider_amount};
 use crate::providers::{
-    CallbackError, DepositEvent, EventBody, EventKind, InvalidEvent, NoticeEvent, ProviderEvent,
-    RawCallback, WithdrawalEvent,
+    AssetReport, CallbackError, DepositEvent, EventBody, EventKind, InvalidEvent, NoticeEvent,
+    ProviderEvent, RawCallback, WithdrawalEvent,
 };
 
 use super::transport::open_notification;
@@ -70,12 +70,13 @@ impl ChainupProvider {
         let body = match amounts {
             Ok((amount, fee)) => EventBody::Withdrawal(WithdrawalEvent {
                 request_id,
-                chain_asset: coin.map(|c| c.chain_asset.clone()),
-                address: record.address_to.clone().unwrap_or_default(),
-                amount,
+                asset: AssetReport::named(coin.map(|c| c.chain_asset.clone())),
+                address: Some(record.address_to.clone().unwrap_or_default()),
+                amount: Some(amount),
                 fee,
                 tx_hash: record.txid.clone(),
                 state: wire::withdrawal_state(&record.status),
+                delayed: None,
             }),
             Err(reason) => EventBody::Invalid(InvalidEvent {
                 about: EventKind::Withdrawal,

@@ -16,8 +16,8 @@ use crate::domain::money::{MAX_DECIMALS, ProviderUnits, provider_amount, to_wire
 use crate::domain::{ChainAsset, DepositState, WithdrawalState};
 use crate::providers::crypto::random_alphanumeric;
 use crate::providers::{
-    AddressRequest, AssetInfo, CallbackError, DepositEvent, Endpoint, EventBody, EventKind,
-    Inbound, InvalidEvent, NewAddress, Outcome, Provider, ProviderError, ProviderEvent,
+    AddressRequest, AssetInfo, AssetReport, CallbackError, DepositEvent, Endpoint, EventBody,
+    EventKind, Inbound, InvalidEvent, NewAddress, Outcome, Provider, ProviderError, ProviderEvent,
     ProviderKind, ProviderReply, RawCallback, RemoteAsset, Submitted, WithdrawalEvent,
     WithdrawalRequest, http_client, send_for_text,
 };
@@ -213,12 +213,13 @@ impl UdunProvider {
             }
             Ok((amount, fee)) => EventBody::Withdrawal(WithdrawalEvent {
                 request_id,
-                chain_asset,
-                address: trade.address.clone(),
-                amount,
+                asset: AssetReport::named(chain_asset),
+                address: Some(trade.address.clone()),
+                amount: Some(amount),
                 fee,
                 tx_hash: trade.tx_id.clone(),
                 state: withdrawal_state(&trade.status),
+                delayed: None,
             }),
         };
         Ok(ProviderEvent {
