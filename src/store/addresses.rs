@@ -118,11 +118,11 @@ pub async fn find_by_account_address(
 /// How replacing a user's address went.
 pub enum Replacement {
     /// `(retired, current)`.
-    Replaced(AddressRow, AddressRow),
+    Replaced(Box<(AddressRow, AddressRow)>),
     /// `old` is not a current address of ours on this account and chain.
     NotOurs,
     /// `new` already belongs to another of our users: nothing was changed.
-    Taken(AddressRow),
+    Taken,
 }
 
 /// Retires the user's current address `old` on the account and chain and gives the user `new`
@@ -142,7 +142,7 @@ pub async fn replace_address(
     if let Some(existing) = &existing
         && (existing.merchant_id != current.merchant_id || existing.user_id != current.user_id)
     {
-        return Ok(Replacement::Taken(existing.clone()));
+        return Ok(Replacement::Taken);
     }
     let retired: AddressRow =
         sqlx::query_as("UPDATE addresses SET retired_at = now() WHERE id = $1 RETURNING *")
@@ -174,7 +174,7 @@ pub async fn replace_address(
         .fetch_one(&mut *conn)
         .await?,
     };
-    Ok(Replacement::Replaced(retired, replacement))
+    Ok(Replacement::Replaced(Box::new((retired, replacement))))
 }
 
 async fn lock_current(
