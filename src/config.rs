@@ -395,6 +395,10 @@ pub struct WorkerSettings {
     /// with the withdrawal as it stands; the send goes on in the background.
     #[serde(default = "default_submit_wait_ms")]
     pub submit_wait_ms: u64,
+    /// How long an open withdrawal may stay quiet before `/ops/withdrawals/attention` lists it
+    /// (what a provider without a status query leaves to an operator).
+    #[serde(default = "default_attention_after")]
+    pub attention_after_secs: u64,
 }
 
 impl Default for WorkerSettings {
@@ -403,6 +407,7 @@ impl Default for WorkerSettings {
             resubmit_interval_secs: default_resubmit_interval(),
             resubmit_after_secs: default_resubmit_after(),
             submit_wait_ms: default_submit_wait_ms(),
+            attention_after_secs: default_attention_after(),
         }
     }
 }
@@ -415,6 +420,9 @@ fn default_resubmit_after() -> u64 {
 }
 fn default_submit_wait_ms() -> u64 {
     5_000
+}
+fn default_attention_after() -> u64 {
+    30 * 60
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -73,7 +73,7 @@ async fn every_documented_ops_operation_exists_and_needs_the_ops_token() {
     for (operation, status) in &without {
         assert_eq!(*status, 401, "{operation}");
     }
-    assert_eq!(without.len(), 11);
+    assert_eq!(without.len(), 13);
     // The merchant's key is no ops token either.
     let with_api_key = call_every_operation(&app, &spec, &app.api_key).await;
     assert!(with_api_key.iter().all(|(_, status)| *status == 401));

@@ -5,13 +5,13 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
-use utoipa::IntoParams;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::AppState;
 use crate::api::account;
 use crate::api::auth::Operator;
-use crate::api::extract::QueryParams;
+use crate::api::extract::{JsonBody, QueryParams};
 use crate::api::ops_shapes::{
     Account, AccountList, AttentionItem, AttentionList, CallbackList, DeliveryList, OpsOrder,
     OrderDetail, OrderKindName, OrderMatch, OrderSearch, PollResult, ProviderErrorText,
@@ -19,6 +19,7 @@ use crate::api::ops_shapes::{
 };
 use crate::api::shapes::{DeliveryState, ErrorBody};
 use crate::error::ApiError;
+use crate::orders::deposits::{HoldDecision, HoldError, decide_hold};
 use crate::orders::ingest::record_asked_event;
 use crate::orders::views::{DepositView, WithdrawalView};
 use crate::providers::WithdrawalRef;
@@ -34,6 +35,8 @@ pub fn router() -> Router<AppState> {
             post(reconcile_withdrawal),
         )
         .route("/ops/accounts/{id}/poll", post(poll_now))
+        .route("/ops/deposits/{id}/release", post(release_deposit))
+        .route("/ops/deposits/{id}/reject", post(reject_deposit))
         .route("/ops/callbacks", get(list_callbacks))
         .route("/ops/events", get(list_events))
         .route(
@@ -179,6 +182,81 @@ pub(crate) async fn reconcile_withdrawal(
     }))
 }
 
+/// Why an operator releases or rejects a held deposit; kept with the transition.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct HoldDecisionBody {
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = r"^[^\u0000]*\S[^\u0000]*$"
+    )]
+    reason: String,
+}
+
+/// Credits a deposit held for review (e.g. at risk): `detected → confirmed`.
+#[utoipa::path(post, path = "/ops/deposits/{id}/release", tag = "deposits",
+    params(("id" = Uuid, Path, description = "the deposit id")), request_body = HoldDecisionBody,
+    responses((status = 200, description = "the deposit, credited", body = DepositView),
+              (status = 400, description = "no reason given", body = ErrorBody),
+              (status = 401, description = "missing or wrong ops token", body = ErrorBody),
+              (status = 404, description = "no such deposit", body = ErrorBody),
+              (status = 409, description = "the deposit is not held (`not_held`)", body = ErrorBody),
+              (status = 413, description = "the body is too large", body = ErrorBody),
+              (status = 503, description = "the database is unavailable", body = ErrorBody)))]
+pub(crate) async fn release_deposit(
+    State(state): State<AppState>,
+    _: Operator,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<HoldDecisionBody>,
+) -> Result<Json<DepositView>, ApiError> {
+    decide(&state, &id, HoldDecision::Release, &body.reason).await
+}
+
+/// Refuses a deposit held for review: `detected → failed`; it is never credited.
+#[utoipa::path(post, path = "/ops/deposits/{id}/reject", tag = "deposits",
+    params(("id" = Uuid, Path, description = "the deposit id")), request_body = HoldDecisionBody,
+    responses((status = 200, description = "the deposit, failed", body = DepositView),
+              (status = 400, description = "no reason given", body = ErrorBody),
+              (status = 401, description = "missing or wrong ops token", body = ErrorBody),
+              (status = 404, description = "no such deposit", body = ErrorBody),
+              (status = 409, description = "the deposit is not held (`not_held`)", body = ErrorBody),
+              (status = 413, description = "the body is too large", body = ErrorBody),
+              (status = 503, description = "the database is unavailable", body = ErrorBody)))]
+pub(crate) async fn reject_deposit(
+    State(state): State<AppState>,
+    _: Operator,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<HoldDecisionBody>,
+) -> Result<Json<DepositView>, ApiError> {
+    decide(&state, &id, HoldDecision::Reject, &body.reason).await
+}
+
+async fn decide(
+    state: &AppState,
+    id: &str,
+    decision: HoldDecision,
+    reason: &str,
+) -> Result<Json<DepositView>, ApiError> {
+    let id = Uuid::parse_str(id).map_err(|_| ApiError::not_found("deposit"))?;
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(
+            ApiError::bad_request("invalid_field", "reason must be 1 to 500 characters")
+                .with_details(json!({ "field": "reason" })),
+        );
+    }
+    match decide_hold(&state.pool, id, decision, reason).await {
+        Ok(row) => Ok(Json(DepositView::from(&row))),
+        Err(HoldError::NotFound) => Err(ApiError::not_found("deposit")),
+        Err(HoldError::NotHeld) => Err(ApiError::conflict(
+            "not_held",
+            "the deposit is not held for review",
+        )),
+        Err(HoldError::Database(err)) => Err(err.into()),
+    }
+}
+
 /// Runs one poll round for the account now (feeds, confirmations, open withdrawals).
 #[utoipa::path(post, path = "/ops/accounts/{id}/poll", tag = "accounts",
     params(("id" = String, Path, description = "a provider account that is polled (one with feeds or a withdrawal status query)")),
@@ -298,7 +376,11 @@ pub(crate) async fn withdrawals_needing_attention(
     State(state): State<AppState>,
     _: Operator,
 ) -> Result<Json<AttentionList>, ApiError> {
-    let rows = withdrawals::list_needing_attention(&state.pool, 30 * 60).await?;
+    let rows = withdrawals::list_needing_attention(
+        &state.pool,
+        state.settings.workers.attention_after_secs as i64,
+    )
+    .await?;
     let data = rows
         .iter()
         .map(|row| AttentionItem {

@@ -4,9 +4,12 @@
 use uuid::Uuid;
 
 use crate::domain::ChainAsset;
+use crate::orders::EventOutcome;
+use crate::orders::notify::record_notice;
 use crate::orders::{Core, OrderError};
+use crate::providers::AddressChangedEvent;
 use crate::providers::{AddressRequest, NewAddress as ProviderNewAddress, ProviderError};
-use crate::store::addresses::{self, AddressRow, NewAddress};
+use crate::store::addresses::{self, AddressRow, NewAddress, Replacement};
 
 /// The user's address for the pair, and whether this call created it.
 pub async fn get_or_create_address(
@@ -110,4 +113,46 @@ fn storable_address(created: ProviderNewAddress) -> Result<ProviderNewAddress, P
         });
     }
     Ok(created)
+}
+
+/// The provider replaced a user's address: the old one is retired (deposits to it stay the
+/// user's), the new one serves from now on, and the merchant hears `address.changed`.
+pub async fn apply_address_change(
+    conn: &mut sqlx::PgConnection,
+    account_id: &str,
+    change: &AddressChangedEvent,
+) -> Result<EventOutcome, sqlx::Error> {
+    let Some(old) = change.old_address.as_deref() else {
+        return Ok(EventOutcome::orphan(
+            "address change without the old address",
+        ));
+    };
+    if old == change.new_address {
+        return Ok(EventOutcome::recorded());
+    }
+    match addresses::replace_address(conn, account_id, &change.chain, old, &change.new_address)
+        .await?
+    {
+        Replacement::NotOurs => Ok(EventOutcome::orphan(format!(
+            "address {old} is not a current address of ours on {}",
+            change.chain
+        ))),
+        Replacement::Taken => Ok(EventOutcome::orphan(format!(
+            "new address {} already belongs to another user",
+            change.new_address
+        ))),
+        Replacement::Replaced(rows) => {
+            let (retired, current) = *rows;
+            let notice = serde_json::json!({
+                "user_id": current.user_id,
+                "chain": current.chain,
+                "old_address": retired.address,
+                "new_address": current.address,
+                "provider": current.account_id,
+            });
+            record_notice(conn, current.merchant_id, "address.changed", None, &notice).await?;
+            tracing::info!(account = account_id, old, new = %current.address, "user address replaced by the provider");
+            Ok(EventOutcome::applied(current.id))
+        }
+    }
 }

@@ -57,6 +57,9 @@ pub async fn apply_deposit_event(
         fee: event.fee,
         tx_hash: event.tx_hash.as_deref(),
         block_height: event.block_height,
+        risk_source_score: event.risk.map(|r| r.source_score),
+        risk_target_score: event.risk.map(|r| r.target_score),
+        hold_reason: event.hold.as_deref(),
     };
     let transition = |order_id, from, to| Transition {
         merchant_id: address.merchant_id,
@@ -77,6 +80,9 @@ pub async fn apply_deposit_event(
                 &DepositView::from(&created),
             )
             .await?;
+            if let Some(hold) = &created.hold_reason {
+                return Ok(EventOutcome::needs_review(created.id, hold.clone()));
+            }
             if target == DepositState::Detected {
                 return Ok(EventOutcome::applied(created.id));
             }
@@ -99,6 +105,10 @@ pub async fn apply_deposit_event(
     };
 
     let current = deposit.state;
+    if let Some(hold) = &deposit.hold_reason {
+        let reason = format!("held until an operator releases it: {hold}");
+        return Ok(EventOutcome::needs_review(deposit.id, reason));
+    }
     if !current.can_move_to(target) {
         return Ok(EventOutcome::stale(deposit.id, current.as_str()));
     }
@@ -118,4 +128,61 @@ pub async fn apply_deposit_event(
     )
     .await?;
     Ok(EventOutcome::applied(deposit.id))
+}
+
+/// What an operator decides about a held deposit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HoldDecision {
+    Release,
+    Reject,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HoldError {
+    #[error("no such deposit")]
+    NotFound,
+    #[error("the deposit is not held")]
+    NotHeld,
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// Ends a deposit's hold: released it is credited (`confirmed`), rejected it is `failed`. The
+/// transition is the operator's (source `ops`) and keeps their reason.
+pub async fn decide_hold(
+    pool: &sqlx::PgPool,
+    id: uuid::Uuid,
+    decision: HoldDecision,
+    reason: &str,
+) -> Result<crate::store::deposits::DepositRow, HoldError> {
+    let mut tx = pool.begin().await?;
+    let deposit = deposits::lock(&mut tx, id)
+        .await?
+        .ok_or(HoldError::NotFound)?;
+    if deposit.hold_reason.is_none() || deposit.state.is_terminal() {
+        return Err(HoldError::NotHeld);
+    }
+    let target = match decision {
+        HoldDecision::Release => DepositState::Confirmed,
+        HoldDecision::Reject => DepositState::Failed,
+    };
+    let deposit = deposits::end_hold(&mut tx, id, target).await?;
+    record_transition(
+        &mut tx,
+        &Transition {
+            merchant_id: deposit.merchant_id,
+            kind: OrderKind::Deposit,
+            order_id: deposit.id,
+            from: Some(DepositState::Detected.as_str()),
+            to: target.as_str(),
+            source: "ops",
+            event_id: None,
+            reason: Some(reason),
+        },
+        &DepositView::from(&deposit),
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(deposit = %id, state = target.as_str(), reason, "held deposit decided by an operator");
+    Ok(deposit)
 }

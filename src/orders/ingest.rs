@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use crate::domain::OrderKind;
 use crate::domain::text::{escape_nul, first_nul, stored_body};
+use crate::orders::addresses::apply_address_change;
 use crate::orders::deposits::apply_deposit_event;
 use crate::orders::withdrawals::apply_withdrawal_event;
 use crate::orders::{EventOutcome, EventResult};
@@ -198,11 +199,11 @@ pub async fn record_event(
         EventBody::Invalid(invalid) => {
             flag_order_of_invalid_event(conn, account_id, &event.provider_ref, invalid).await?
         }
-        // Applied with the providers that send them (an address switch, balances, sweeps).
-        EventBody::AddressChanged(_)
-        | EventBody::Balance(_)
-        | EventBody::TreasuryTransfer(_)
-        | EventBody::Notice(_) => EventOutcome::recorded(),
+        EventBody::AddressChanged(change) => apply_address_change(conn, account_id, change).await?,
+        // Applied with the providers that send them (balances, sweeps).
+        EventBody::Balance(_) | EventBody::TreasuryTransfer(_) | EventBody::Notice(_) => {
+            EventOutcome::recorded()
+        }
     };
     match outcome.result {
         EventResult::Applied | EventResult::Recorded => {}

@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use crate::domain::money::to_wire;
 use crate::domain::{DepositState, WithdrawalState};
+use crate::providers::RiskScores;
 use crate::store::addresses::AddressRow;
 use crate::store::deposits::DepositRow;
 use crate::store::transitions::TransitionRow;
@@ -54,6 +55,8 @@ pub struct DepositView {
     pub block_height: Option<i64>,
     pub state: DepositState,
     pub needs_review: bool,
+    /// The provider's risk scores for the transfer, where it gives them.
+    pub risk: Option<RiskScores>,
     pub provider: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -74,11 +77,25 @@ impl From<&DepositRow> for DepositView {
             block_height: row.block_height,
             state: row.state,
             needs_review: row.needs_review,
+            risk: row.risk_source_score.zip(row.risk_target_score).map(
+                |(source_score, target_score)| RiskScores {
+                    source_score,
+                    target_score,
+                },
+            ),
             provider: row.account_id.clone(),
             created_at: row.created_at,
             updated_at: row.updated_at,
         }
     }
+}
+
+/// Why a withdrawal waits at the provider, and since when.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DelayView {
+    /// E.g. `hot_wallet_short`, `gas_short`.
+    pub reason: String,
+    pub since: DateTime<Utc>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -108,6 +125,8 @@ pub struct WithdrawalView {
     pub fee: Option<String>,
     pub error: Option<ErrorView>,
     pub needs_review: bool,
+    /// The provider holds the payout back for now (its state stays), and why.
+    pub delay: Option<DelayView>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// The state changes so far, oldest first; in answers about one withdrawal, not in listings
@@ -137,6 +156,10 @@ impl From<&WithdrawalRow> for WithdrawalView {
                 provider_code: row.provider_error_code.clone(),
             }),
             needs_review: row.needs_review,
+            delay: row.delay_reason.as_ref().map(|reason| DelayView {
+                reason: reason.clone(),
+                since: row.delay_since.unwrap_or(row.updated_at),
+            }),
             created_at: row.created_at,
             updated_at: row.updated_at,
             history: None,

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::domain::text::escape_nul;
 use crate::domain::{Amount, ChainAsset, OrderKind, WithdrawalState};
-use crate::orders::notify::{Transition, record_transition};
+use crate::orders::notify::{Transition, record_notice, record_transition};
 use crate::orders::views::WithdrawalView;
 use crate::orders::{Core, EventOutcome, OrderError};
 use crate::providers::{AssetReport, Provider, ProviderError, WithdrawalEvent, WithdrawalRequest};
@@ -356,6 +356,9 @@ pub async fn apply_withdrawal_event(
         withdrawals::flag_for_review(conn, row.id, &reason).await?;
         return Ok(EventOutcome::needs_review(row.id, reason));
     }
+    if let Some(reason) = &event.delayed {
+        return record_delay(conn, row, reason).await;
+    }
     let Some(target) = event.state else {
         return Ok(EventOutcome::unknown_status(Some(row.id)));
     };
@@ -370,6 +373,32 @@ pub async fn apply_withdrawal_event(
         ..Default::default()
     };
     move_withdrawal(conn, row.id, target, &changes, source, Some(event_id)).await?;
+    Ok(EventOutcome::applied(row.id))
+}
+
+/// The provider holds an open withdrawal back (its state stays): kept on the withdrawal until it
+/// moves on, and told to the merchant as `withdrawal.delayed`.
+async fn record_delay(
+    conn: &mut PgConnection,
+    row: WithdrawalRow,
+    reason: &str,
+) -> Result<EventOutcome, sqlx::Error> {
+    if row.state.is_terminal() {
+        return Ok(EventOutcome::stale(row.id, row.state.as_str()));
+    }
+    if row.delay_reason.as_deref() == Some(reason) {
+        return Ok(EventOutcome::stale(row.id, "delayed for this reason"));
+    }
+    let row = withdrawals::set_delay(conn, row.id, reason).await?;
+    let view = WithdrawalView::from(&row);
+    record_notice(
+        conn,
+        row.merchant_id,
+        "withdrawal.delayed",
+        Some(row.id),
+        &view,
+    )
+    .await?;
     Ok(EventOutcome::applied(row.id))
 }
 

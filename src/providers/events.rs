@@ -108,6 +108,20 @@ pub struct DepositEvent {
     pub block_height: Option<i64>,
     /// `None` for a provider status we do not know: recorded, never applied.
     pub state: Option<DepositState>,
+    /// The risk scores the provider gives the transfer, where it gives them.
+    pub risk: Option<RiskScores>,
+    /// Why the deposit must wait for an operator before it is credited (e.g. a risk score at or
+    /// above the account's threshold).
+    pub hold: Option<String>,
+}
+
+/// A provider's risk scores for a transfer, 0 (clean) to 100.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct RiskScores {
+    /// The address the funds came from.
+    pub source_score: i16,
+    /// The address they went to.
+    pub target_score: i16,
 }
 
 /// What a provider says of one of our withdrawals. A field its message does not carry is `None`

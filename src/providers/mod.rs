@@ -19,7 +19,7 @@ use crate::domain::ChainAsset;
 
 pub use events::{
     AddressChangedEvent, AssetReport, BalanceEvent, DepositEvent, EventBody, EventKind,
-    InvalidEvent, NoticeEvent, ProviderEvent, TreasuryTransferEvent, WithdrawalEvent,
+    InvalidEvent, NoticeEvent, ProviderEvent, RiskScores, TreasuryTransferEvent, WithdrawalEvent,
 };
 pub use inbound::{
     ApprovalRequest, ApprovalStage, CallbackError, Endpoint, Inbound, Outcome, ProviderReply,

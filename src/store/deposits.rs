@@ -26,6 +26,10 @@ pub struct DepositRow {
     pub review_reason: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub risk_source_score: Option<i16>,
+    pub risk_target_score: Option<i16>,
+    /// Set while the deposit waits for an operator before it may be credited.
+    pub hold_reason: Option<String>,
 }
 
 pub struct NewDeposit<'a> {
@@ -42,6 +46,9 @@ pub struct NewDeposit<'a> {
     pub fee: Option<Decimal>,
     pub tx_hash: Option<&'a str>,
     pub block_height: Option<i64>,
+    pub risk_source_score: Option<i16>,
+    pub risk_target_score: Option<i16>,
+    pub hold_reason: Option<&'a str>,
 }
 
 /// Inserts the deposit as `detected`; `None` when the provider's transfer is already stored.
@@ -51,8 +58,11 @@ pub async fn insert_detected(
 ) -> Result<Option<DepositRow>, sqlx::Error> {
     sqlx::query_as(
         "INSERT INTO deposits (id, merchant_id, address_id, account_id, provider_ref, user_id, chain, asset,
-                               address, memo, amount, fee, tx_hash, block_height, state)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'detected')
+                               address, memo, amount, fee, tx_hash, block_height, state,
+                               risk_source_score, risk_target_score, hold_reason, needs_review,
+                               review_reason)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'detected', $15, $16,
+                 $17, $17 IS NOT NULL, $17)
          ON CONFLICT ON CONSTRAINT deposits_account_ref_unique DO NOTHING
          RETURNING *",
     )
@@ -70,6 +80,9 @@ pub async fn insert_detected(
     .bind(new.fee)
     .bind(new.tx_hash)
     .bind(new.block_height)
+    .bind(new.risk_source_score)
+    .bind(new.risk_target_score)
+    .bind(new.hold_reason)
     .fetch_optional(conn)
     .await
 }
@@ -107,6 +120,29 @@ pub async fn set_state(
     .bind(block_height)
     .fetch_one(conn)
     .await
+}
+
+/// An operator's release or rejection of a held deposit: the hold ends with the new state.
+pub async fn end_hold(
+    conn: &mut PgConnection,
+    id: Uuid,
+    state: DepositState,
+) -> Result<DepositRow, sqlx::Error> {
+    sqlx::query_as(
+        "UPDATE deposits SET state = $2, hold_reason = NULL, needs_review = FALSE, updated_at = now()
+         WHERE id = $1 RETURNING *",
+    )
+    .bind(id)
+    .bind(state)
+    .fetch_one(conn)
+    .await
+}
+
+pub async fn lock(conn: &mut PgConnection, id: Uuid) -> Result<Option<DepositRow>, sqlx::Error> {
+    sqlx::query_as("SELECT * FROM deposits WHERE id = $1 FOR UPDATE")
+        .bind(id)
+        .fetch_optional(conn)
+        .await
 }
 
 pub async fn flag_for_review(

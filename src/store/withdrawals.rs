@@ -29,6 +29,9 @@ pub struct WithdrawalRow {
     pub provider_error: Option<String>,
     /// The provider waits for our second confirmation before it pays.
     pub provider_awaits_approval: bool,
+    /// Why the provider holds the payout back for now, and since when.
+    pub delay_reason: Option<String>,
+    pub delay_since: Option<DateTime<Utc>>,
     /// Set while a send to the provider may be in flight.
     pub send_lease_until: Option<DateTime<Utc>>,
     pub needs_review: bool,
@@ -157,7 +160,8 @@ pub async fn set_state(
                 error_code = COALESCE($6, error_code), error_message = COALESCE($7, error_message),
                 provider_error_code = COALESCE($8, provider_error_code),
                 provider_error = COALESCE($9, provider_error),
-                provider_awaits_approval = COALESCE($10, provider_awaits_approval), updated_at = now()
+                provider_awaits_approval = COALESCE($10, provider_awaits_approval),
+                delay_reason = NULL, delay_since = NULL, updated_at = now()
          WHERE id = $1 RETURNING *",
     )
     .bind(id)
@@ -170,6 +174,22 @@ pub async fn set_state(
     .bind(changes.provider_error_code)
     .bind(changes.provider_error)
     .bind(changes.provider_awaits_approval)
+    .fetch_one(conn)
+    .await
+}
+
+/// The provider holds the payout back for now: why, from now on.
+pub async fn set_delay(
+    conn: &mut PgConnection,
+    id: Uuid,
+    reason: &str,
+) -> Result<WithdrawalRow, sqlx::Error> {
+    sqlx::query_as(
+        "UPDATE withdrawals SET delay_reason = $2, delay_since = now(), updated_at = now()
+         WHERE id = $1 RETURNING *",
+    )
+    .bind(id)
+    .bind(reason)
     .fetch_one(conn)
     .await
 }

@@ -250,6 +250,8 @@ async fn count_confirmations(
                 tx_hash: deposit.tx_hash.clone(),
                 block_height: deposit.block_height,
                 state: Some(DepositState::Confirmed),
+                risk: None,
+                hold: None,
             }),
         };
         if record_asked_event(&state.pool, account_id, "poll", &event).await? {

@@ -70,6 +70,8 @@ pub struct MerchantDoc;
         ops::order,
         ops::reconcile_withdrawal,
         ops::poll_now,
+        ops::release_deposit,
+        ops::reject_deposit,
         ops::list_callbacks,
         ops::list_events,
         ops::withdrawals_needing_attention,

@@ -43,6 +43,8 @@ impl ChainupProvider {
                     .and_then(|h| h.parse().ok())
                     .filter(|h: &i64| *h > 0),
                 state: wire::deposit_state(&record.status),
+                risk: None,
+                hold: None,
             }),
             Err(reason) => EventBody::Invalid(InvalidEvent {
                 about: EventKind::Deposit,

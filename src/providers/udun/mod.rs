@@ -209,6 +209,8 @@ impl UdunProvider {
                     tx_hash: trade.tx_id.clone(),
                     block_height,
                     state: deposit_state(&trade.status),
+                    risk: None,
+                    hold: None,
                 })
             }
             Ok((amount, fee)) => EventBody::Withdrawal(WithdrawalEvent {
