@@ -561,6 +561,7 @@ async fn the_simulator_answers_with_chainup_error_codes() {
     let chain_asset = custody_gateway::domain::ChainAsset::parse("ETH", "ETH").unwrap();
     let again = provider
         .submit_withdrawal(&custody_gateway::providers::WithdrawalRequest {
+            merchant_id: app.merchant_id,
             request_id: &request_id,
             chain_asset: &chain_asset,
             amount: "0.5".parse().unwrap(),

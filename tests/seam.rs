@@ -133,6 +133,7 @@ impl Provider for Scripted {
                 tx_hash: Some("0xdone".into()),
                 state: Some(WithdrawalState::Completed),
                 delayed: None,
+                failure: None,
             }),
         }))
     }

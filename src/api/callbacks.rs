@@ -17,7 +17,7 @@ use crate::api::caller::{CallerRefusal, source_address};
 use crate::error::ApiError;
 use crate::orders::approvals::refuse_caller;
 use crate::orders::inbound;
-use crate::providers::{Endpoint, RawCallback};
+use crate::providers::{ApprovalEndpoint, Endpoint, RawCallback};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -52,9 +52,10 @@ async fn receive(
         .into_response()
 }
 
-/// A provider's signer asking whether to sign a withdrawal (ChainUp Co-Signer). Only a caller
-/// holding the account's token, from an allowed network, is heard; any other call is recorded as
-/// refused and changes nothing.
+/// A provider asking whether to pay a withdrawal out. A signer whose calls prove nothing (ChainUp
+/// Co-Signer) is heard only with the account's token, from an allowed network; any other call is
+/// recorded as refused and changes nothing. A provider whose protocol authenticates its calls is
+/// checked by its adapter.
 async fn approval(
     State(state): State<AppState>,
     Path(account_id): Path<String>,
@@ -64,8 +65,7 @@ async fn approval(
     body: Bytes,
 ) -> Response {
     let provider = match account(&state, &account_id) {
-        Ok(provider) if provider.takes_approvals() => provider,
-        Ok(_) => return ApiError::not_found("approval endpoint").into_response(),
+        Ok(provider) => provider,
         Err(err) => return err.into_response(),
     };
     let raw = RawCallback {
@@ -73,12 +73,22 @@ async fn approval(
         headers,
         body,
     };
-    let source = source_address(peer, &raw.headers, &state.settings.server.trusted_proxies);
-    let verdict = match state.approval_guards.get(&account_id) {
-        Some(guard) => guard.check(source, &raw.headers, query.as_deref()),
-        None => Err(CallerRefusal::NoTokenConfigured),
+    let verdict = match provider.approvals() {
+        ApprovalEndpoint::None => {
+            return ApiError::not_found("approval endpoint").into_response();
+        }
+        // The adapter authenticates the call by the provider's own protocol.
+        ApprovalEndpoint::Provider => Ok(()),
+        ApprovalEndpoint::Token => {
+            let source = source_address(peer, &raw.headers, &state.settings.server.trusted_proxies);
+            match state.approval_guards.get(&account_id) {
+                Some(guard) => guard.check(source, &raw.headers, query.as_deref()),
+                None => Err(CallerRefusal::NoTokenConfigured),
+            }
+            .map_err(|refusal| (source, refusal))
+        }
     };
-    if let Err(refusal) = verdict {
+    if let Err((source, refusal)) = verdict {
         refuse_caller(&state.pool, provider.as_ref(), &raw, source, &refusal).await;
         return ApiError::new(
             axum::http::StatusCode::UNAUTHORIZED,

@@ -11,8 +11,8 @@ use ipnet::IpNet;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::{Settings, SettingsError, resolve_secret};
-use crate::providers::Registry;
 use crate::providers::crypto::constant_time_eq;
+use crate::providers::{ApprovalEndpoint, Registry};
 
 /// The credentials one account's approval endpoint accepts.
 pub struct ApprovalGuard {
@@ -116,7 +116,10 @@ pub fn approval_guards(
     registry: &Registry,
 ) -> Result<HashMap<String, ApprovalGuard>, SettingsError> {
     let mut guards = HashMap::new();
-    for provider in registry.all().filter(|p| p.takes_approvals()) {
+    for provider in registry
+        .all()
+        .filter(|p| p.approvals() == ApprovalEndpoint::Token)
+    {
         let id = provider.account_id();
         let Some(account) = settings.providers.iter().find(|a| a.id == id) else {
             continue;

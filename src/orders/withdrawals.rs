@@ -190,6 +190,7 @@ pub async fn submit(
     };
     let callback_url = state.callback_url(&row.account_id);
     let request = WithdrawalRequest {
+        merchant_id: row.merchant_id,
         request_id: &row.provider_request_id,
         chain_asset: &chain_asset,
         amount: row.amount,
@@ -366,10 +367,16 @@ pub async fn apply_withdrawal_event(
     if !current.can_move_to(target) {
         return Ok(EventOutcome::stale(row.id, current.as_str()));
     }
+    let failure = event.failure.as_deref().map(escape_nul);
     let changes = WithdrawalChanges {
         provider_ref: Some(provider_ref),
         tx_hash: event.tx_hash.as_deref(),
         fee: event.fee,
+        error_code: failure.as_ref().map(|_| "provider_failed"),
+        error_message: failure
+            .as_ref()
+            .map(|_| "the provider ended the withdrawal unpaid"),
+        provider_error: failure.as_deref(),
         ..Default::default()
     };
     move_withdrawal(conn, row.id, target, &changes, source, Some(event_id)).await?;

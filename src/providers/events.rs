@@ -140,6 +140,8 @@ pub struct WithdrawalEvent {
     pub state: Option<WithdrawalState>,
     /// The provider holds the payout back for now, and why (e.g. its hot wallet is short).
     pub delayed: Option<String>,
+    /// Why the provider ended it unpaid, in its words, for ops.
+    pub failure: Option<String>,
 }
 
 /// The asset a provider's message names.

@@ -89,6 +89,8 @@ pub struct NewAddress {
 }
 
 pub struct WithdrawalRequest<'a> {
+    /// The merchant the withdrawal is for (providers that keep users pay from the merchant's own).
+    pub merchant_id: uuid::Uuid,
     /// Our idempotency key at the provider, identical on every attempt.
     pub request_id: &'a str,
     pub chain_asset: &'a ChainAsset,
@@ -96,6 +98,20 @@ pub struct WithdrawalRequest<'a> {
     pub to_address: &'a str,
     pub memo: Option<&'a str>,
     pub callback_url: &'a str,
+}
+
+/// Who may call an account's approval endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApprovalEndpoint {
+    /// The provider asks no approvals there.
+    None,
+    /// Its signer posts plaintext that proves nothing (ChainUp Co-Signer): only callers holding the
+    /// account's token (`[providers.approvals]`) are heard, and outside simulator mode the gateway
+    /// refuses to start without one.
+    Token,
+    /// Its calls there are authenticated by its own protocol (a key, a signature, encryption),
+    /// which the adapter checks in `read_callback`.
+    Provider,
 }
 
 /// What the provider said when it took a withdrawal in, kept on the withdrawal.
@@ -298,9 +314,9 @@ pub trait Provider: Send + Sync {
         ))
     }
 
-    /// Whether the provider's signer asks this gateway before signing a withdrawal. Such an account's
-    /// approval endpoint admits only callers holding its token (`[providers.approvals]`).
-    fn takes_approvals(&self) -> bool {
-        false
+    /// Whether the account's approval endpoint (`/callbacks/{id}/approvals`) is served, and who
+    /// authenticates its callers.
+    fn approvals(&self) -> ApprovalEndpoint {
+        ApprovalEndpoint::None
     }
 }

@@ -22,9 +22,9 @@ use crate::domain::ChainAsset;
 use crate::providers::crypto::rsa::{PrivateKey, PublicKey};
 use crate::providers::crypto::{md5_hex, random_alphanumeric};
 use crate::providers::{
-    AddressRequest, AssetInfo, CallbackError, Endpoint, Inbound, NewAddress, Outcome, Polled,
-    Provider, ProviderError, ProviderEvent, ProviderKind, ProviderReply, RawCallback, RemoteAsset,
-    Submitted, WithdrawalRef, WithdrawalRequest, http_client,
+    AddressRequest, ApprovalEndpoint, AssetInfo, CallbackError, Endpoint, Inbound, NewAddress,
+    Outcome, Polled, Provider, ProviderError, ProviderEvent, ProviderKind, ProviderReply,
+    RawCallback, RemoteAsset, Submitted, WithdrawalRef, WithdrawalRequest, http_client,
 };
 
 use client::{Method, fields, records};
@@ -395,8 +395,8 @@ impl Provider for ChainupProvider {
     }
 
     /// Co-Signer asks before it signs (A9b).
-    fn takes_approvals(&self) -> bool {
-        true
+    fn approvals(&self) -> ApprovalEndpoint {
+        ApprovalEndpoint::Token
     }
 }
 

@@ -79,6 +79,7 @@ impl ChainupProvider {
                 tx_hash: record.txid.clone(),
                 state: wire::withdrawal_state(&record.status),
                 delayed: None,
+                failure: None,
             }),
             Err(reason) => EventBody::Invalid(InvalidEvent {
                 about: EventKind::Withdrawal,

@@ -222,6 +222,7 @@ impl UdunProvider {
                 tx_hash: trade.tx_id.clone(),
                 state: withdrawal_state(&trade.status),
                 delayed: None,
+                failure: None,
             }),
         };
         Ok(ProviderEvent {
