@@ -12,7 +12,11 @@ use super::Provider;
 
 /// Every provider kind, one line each. Adding a provider = its folders in `providers/` and `sim/`,
 /// its config section, and its line here (docs/adding-a-provider.md).
-pub const KINDS: &[ProviderKind] = &[super::udun::KIND, super::chainup_mpc::KIND];
+pub const KINDS: &[ProviderKind] = &[
+    super::udun::KIND,
+    super::chainup_mpc::KIND,
+    super::waas::KIND,
+];
 
 /// Builds the adapter for an account of a kind, calling the provider at the given base URL.
 pub type BuildAdapter =

@@ -4,6 +4,7 @@
 
 pub mod chainup;
 pub mod udun;
+pub mod waas;
 
 use std::net::SocketAddr;
 
