@@ -149,7 +149,7 @@ async fn the_limits_the_handlers_enforce_are_declared() {
         assert_eq!(query_param(&spec, "get", path, "cursor")["format"], "uuid");
     }
     let types = strings(&query_param(&spec, "get", "/v1/events", "type")["enum"]).len();
-    assert_eq!(types, 11);
+    assert_eq!(types, 12);
     assert_eq!(
         spec["components"]["schemas"]["Event"]["properties"]["type"]["$ref"],
         "#/components/schemas/EventType"
@@ -197,7 +197,10 @@ async fn the_limits_the_handlers_enforce_are_declared() {
     let poll = &operation(&ops, "post", "/ops/accounts/{id}/poll")["parameters"][0]["schema"];
     assert_eq!(strings(&poll["enum"]), [CHAINUP_ACCOUNT]);
     let assets = &operation(&ops, "get", "/ops/accounts/{id}/assets")["parameters"][0]["schema"];
-    assert_eq!(strings(&assets["enum"]), [UDUN_ACCOUNT, CHAINUP_ACCOUNT]);
+    assert_eq!(
+        strings(&assets["enum"]),
+        [UDUN_ACCOUNT, CHAINUP_ACCOUNT, common::WAAS_ACCOUNT]
+    );
     assert_eq!(
         query_param(&ops, "get", "/ops/callbacks", "limit")["maximum"],
         1000

@@ -96,12 +96,15 @@ pub enum EventType {
     WithdrawalRejected,
     #[serde(rename = "withdrawal.failed")]
     WithdrawalFailed,
+    /// The provider holds the payout back for now; the state stays.
+    #[serde(rename = "withdrawal.delayed")]
+    WithdrawalDelayed,
     #[serde(rename = "address.changed")]
     AddressChanged,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 11] = [
+    pub const ALL: [EventType; 12] = [
         EventType::DepositDetected,
         EventType::DepositConfirmed,
         EventType::DepositFailed,
@@ -112,6 +115,7 @@ impl EventType {
         EventType::WithdrawalCompleted,
         EventType::WithdrawalRejected,
         EventType::WithdrawalFailed,
+        EventType::WithdrawalDelayed,
         EventType::AddressChanged,
     ];
 
@@ -127,6 +131,7 @@ impl EventType {
             EventType::WithdrawalCompleted => "withdrawal.completed",
             EventType::WithdrawalRejected => "withdrawal.rejected",
             EventType::WithdrawalFailed => "withdrawal.failed",
+            EventType::WithdrawalDelayed => "withdrawal.delayed",
             EventType::AddressChanged => "address.changed",
         }
     }

@@ -22,6 +22,8 @@ pub const UDUN_API_KEY: &str = "test-udun-api-key";
 pub const OPS_TOKEN: &str = "test-ops-token";
 pub const CHAINUP_ACCOUNT: &str = "chainup-main";
 pub const CHAINUP_APP_ID: &str = "test-chainup-app";
+pub const WAAS_ACCOUNT: &str = "waas-main";
+pub const WAAS_API_KEY: &str = "test-waas-api-key";
 /// The secret Co-Signer presents on the approval endpoint (in its callback URL).
 pub const APPROVAL_TOKEN: &str = "test-approval-token-3f9c2a";
 pub const USDT_TRC20: &str = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t";
@@ -50,6 +52,8 @@ pub struct TestOptions {
     pub trusted_proxies: Vec<&'static str>,
     /// `workers.submit_wait_ms`: how long a withdrawal request waits for the provider.
     pub submit_wait_ms: u64,
+    /// The WaaS account's `withdraw_mode`: `verify` or `direct`.
+    pub waas_withdraw_mode: &'static str,
     /// The ChainUp account's id (a test that reads process-wide metrics uses one of its own).
     pub chainup_account: String,
     /// Reach PostgreSQL through this server URL (e.g. a relay a test can cut) instead.
@@ -76,6 +80,7 @@ impl Default for TestOptions {
             trusted_proxies: Vec::new(),
             database_server: None,
             chainup_account: CHAINUP_ACCOUNT.to_owned(),
+            waas_withdraw_mode: "verify",
             submit_wait_ms: 5_000,
             header_read_timeout_ms: 10_000,
             body_read_timeout_ms: 10_000,
@@ -217,6 +222,40 @@ decimals = 6
 symbol = "USDTERC20"
 base_symbol = "ETH"
 confirmations = 12
+
+[[providers]]
+id = "{WAAS_ACCOUNT}"
+kind = "waas"
+base_url = "sim"
+timeout_secs = {timeout}
+
+[providers.waas]
+api_key = "{WAAS_API_KEY}"
+public_key_file = "config/sim/waas_public.pem"
+user_id = 1001
+withdraw_mode = "{waas_mode}"
+hold_deposits_at_risk = 80
+
+[[providers.assets]]
+chain = "TRX"
+asset = "TRX"
+decimals = 6
+chain_name = "TRON"
+symbol = "TRX"
+
+[[providers.assets]]
+chain = "TRX"
+asset = "USDT"
+decimals = 6
+chain_name = "TRON"
+symbol = "USDT"
+
+[[providers.assets]]
+chain = "ETH"
+asset = "ETH"
+decimals = 18
+chain_name = "ETH"
+symbol = "ETH"
 "#,
         timeout = options.provider_timeout_secs,
         mode = options.withdraw_mode,
@@ -227,6 +266,7 @@ confirmations = 12
         trusted_proxies = options.trusted_proxies,
         submit_wait_ms = options.submit_wait_ms,
         chainup_account = options.chainup_account,
+        waas_mode = options.waas_withdraw_mode,
         header_read_timeout = options.header_read_timeout_ms,
         body_read_timeout = options.body_read_timeout_ms,
         request_timeout = options.request_timeout_ms,
@@ -417,6 +457,11 @@ impl TestApp {
     /// The Udun simulator's control API.
     pub fn udun(&self) -> sims::Udun<'_> {
         sims::Udun { app: self }
+    }
+
+    /// The built-in WaaS simulator's control API.
+    pub fn waas(&self) -> sims::Waas<'_> {
+        sims::Waas { app: self }
     }
 
     /// The built-in ChainUp simulator's control API.

@@ -179,3 +179,78 @@ impl Chainup<'_> {
         self.get("/state").await
     }
 }
+
+/// The WaaS simulator (built into the gateway under test).
+pub struct Waas<'a> {
+    pub(super) app: &'a TestApp,
+}
+
+impl Waas<'_> {
+    async fn post(&self, path: &str, body: Value) -> Value {
+        let url = format!("{}/sim/waas{path}", self.app.url);
+        self.app.control(&url, &body).await
+    }
+
+    /// A deposit of `amount` `symbol` to `address`, with the source and target risk scores.
+    pub async fn deposit(
+        &self,
+        address: &str,
+        amount: &str,
+        symbol: &str,
+        risk: (i64, i64),
+    ) -> Value {
+        self.deposit_with(address, amount, symbol, risk, json!({}))
+            .await
+    }
+
+    /// A deposit with more fields (`repeat`: deliveries of the same event).
+    pub async fn deposit_with(
+        &self,
+        address: &str,
+        amount: &str,
+        symbol: &str,
+        risk: (i64, i64),
+        extra: Value,
+    ) -> Value {
+        let body = json!({ "address": address, "amount": amount, "symbol": symbol,
+                           "risk_from": risk.0, "risk_to": risk.1 });
+        self.post("/deposits", merged(body, extra)).await
+    }
+
+    /// `complete`, `terminate`, `short_hot`, `short_gas`, or `confirm` (with overrides).
+    pub async fn withdrawal(&self, call_back_id: &str, action: &str, body: Value) -> Value {
+        self.post(&format!("/withdrawals/{call_back_id}/{action}"), body)
+            .await
+    }
+
+    /// WaaS gives the user holding `address` on `chain` a new address.
+    pub async fn change_address(&self, address: &str, chain: &str) -> Value {
+        self.post(
+            "/addresses/change",
+            json!({ "address": address, "chain": chain }),
+        )
+        .await
+    }
+
+    /// A callback with exactly these fields, once.
+    pub async fn raw_callback(&self, fields: Value) -> Value {
+        self.post("/callbacks", fields).await
+    }
+
+    pub async fn faults(&self, body: Value) {
+        self.post("/faults", body).await;
+    }
+
+    pub async fn state(&self) -> Value {
+        let url = format!("{}/sim/waas/state", self.app.url);
+        self.app
+            .http
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+}
