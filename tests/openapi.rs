@@ -6,7 +6,9 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{CHAINUP_ACCOUNT, OPS_TOKEN, TRON_ADDRESS, TestApp, UDUN_ACCOUNT, str_of};
+use common::{
+    CHAINUP_ACCOUNT, OPS_TOKEN, TRON_ADDRESS, TestApp, UDUN_ACCOUNT, WAAS_ACCOUNT, str_of,
+};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -357,6 +359,24 @@ async fn documented_shapes_are_the_shapes_returned() {
     let deposit_id = str_of(&deposits["data"][0], "id").to_owned();
     let (_, deposit) = app.get(&format!("/v1/deposits/{deposit_id}")).await;
     assert_documented(&spec, "get", "/v1/deposits/{id}", 200, &deposit);
+
+    // A deposit with the provider's risk scores, as WaaS gives them.
+    let (_, scored) = app
+        .post(
+            "/v1/addresses",
+            &json!({ "user_id": "ola", "chain": "TRX", "asset": "USDT", "provider": WAAS_ACCOUNT }),
+        )
+        .await;
+    app.waas()
+        .deposit(str_of(&scored, "address"), "1.5", "USDT", (12, 4))
+        .await;
+    let (_, deposits) = app.get("/v1/deposits?user_id=ola&asset=USDT").await;
+    assert_eq!(
+        deposits["data"][0]["risk"]["source_score"], 12,
+        "{deposits}"
+    );
+    assert_eq!(keys(&deposits["data"][0]["risk"]), schema("RiskScores"));
+    assert_documented(&spec, "get", "/v1/deposits", 200, &deposits);
 
     let (status, withdrawal) = app
         .withdraw(&json!({

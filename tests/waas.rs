@@ -484,3 +484,76 @@ async fn a_timed_out_withdrawal_is_unknown_and_never_sent_under_another_callback
     );
     assert_eq!(orders[0]["verify"], false);
 }
+
+#[tokio::test]
+async fn a_callback_we_could_not_store_is_sent_again_and_credited_once_it_is() {
+    let proxy = common::db_proxy::DbProxy::start("127.0.0.1:5432").await;
+    let app = TestApp::spawn_with(TestOptions {
+        database_server: Some(proxy.server_url.clone()),
+        ..TestOptions::default()
+    })
+    .await;
+    let address = new_address(&app, "fay").await;
+
+    proxy.cut();
+    let sent = app.waas().deposit(&address, "4.5", "USDT", (0, 0)).await;
+    let attempts = sent["callbacks"].as_array().unwrap();
+    assert_eq!(attempts.len(), 3, "sent again while the reply is wrong");
+    for attempt in attempts {
+        assert_eq!(attempt["accepted"], false, "{attempt}");
+        assert_ne!(attempt["reply"]["errCode"], 0, "{attempt}");
+        assert!(attempt["reply"]["message"].as_str().unwrap().len() > 1);
+    }
+    let uuids: std::collections::HashSet<&str> = attempts
+        .iter()
+        .map(|a| a["fields"]["requestUUID"].as_str().unwrap())
+        .collect();
+    assert_eq!(uuids.len(), 3, "a new requestUUID each delivery");
+
+    proxy.restore();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let fields = attempts[0]["fields"].clone();
+    loop {
+        let (status, body) = post_sealed(&app, WAAS_API_KEY, fields.clone()).await;
+        if status == StatusCode::OK && serde_json::from_str::<Value>(&body).unwrap()["errCode"] == 0
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "stored once the database is back"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let (status, _) = post_sealed(&app, WAAS_API_KEY, attempts[2]["fields"].clone()).await;
+    assert_eq!(status, StatusCode::OK);
+    let deposits = deposits_of(&app, "fay").await;
+    assert_eq!(deposits.len(), 1, "credited once");
+    assert_eq!(deposits[0]["amount"], "4.5");
+}
+
+#[tokio::test]
+async fn a_withdrawal_waas_goes_quiet_on_is_listed_for_attention() {
+    let app = TestApp::spawn_with(TestOptions {
+        attention_after_secs: 1,
+        ..TestOptions::default()
+    })
+    .await;
+    let (quiet, quiet_id) = withdraw(&app, "wq-6", "1").await;
+    let (done, done_id) = withdraw(&app, "wq-7", "1").await;
+    settled_order(&app, &quiet_id).await;
+    settled_order(&app, &done_id).await;
+    app.waas().withdrawal(&done_id, "complete", json!({})).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+
+    let (status, attention) = app.ops_get("/ops/withdrawals/attention").await;
+    assert_eq!(status, StatusCode::OK);
+    let listed: Vec<&str> = attention["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["withdrawal"]["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, [quiet.as_str()], "not {done}, which completed");
+    assert_eq!(withdrawal(&app, &quiet).await["state"], "submitted");
+}

@@ -52,6 +52,8 @@ pub struct TestOptions {
     pub trusted_proxies: Vec<&'static str>,
     /// `workers.submit_wait_ms`: how long a withdrawal request waits for the provider.
     pub submit_wait_ms: u64,
+    /// `workers.attention_after_secs`: how long a withdrawal may be quiet before ops see it.
+    pub attention_after_secs: u64,
     /// The WaaS account's `withdraw_mode`: `verify` or `direct`.
     pub waas_withdraw_mode: &'static str,
     /// The ChainUp account's id (a test that reads process-wide metrics uses one of its own).
@@ -82,6 +84,7 @@ impl Default for TestOptions {
             chainup_account: CHAINUP_ACCOUNT.to_owned(),
             waas_withdraw_mode: "verify",
             submit_wait_ms: 5_000,
+            attention_after_secs: 1_800,
             header_read_timeout_ms: 10_000,
             body_read_timeout_ms: 10_000,
             request_timeout_ms: 30_000,
@@ -135,6 +138,7 @@ reconcile_after_secs = 0
 resubmit_interval_secs = 3600
 resubmit_after_secs = 0
 submit_wait_ms = {submit_wait_ms}
+attention_after_secs = {attention_after}
 
 [webhooks]
 workers = {webhook_workers}
@@ -265,6 +269,7 @@ symbol = "ETH"
         allow_private = options.allow_private_addresses,
         trusted_proxies = options.trusted_proxies,
         submit_wait_ms = options.submit_wait_ms,
+        attention_after = options.attention_after_secs,
         chainup_account = options.chainup_account,
         waas_mode = options.waas_withdraw_mode,
         header_read_timeout = options.header_read_timeout_ms,
