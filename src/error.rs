@@ -122,6 +122,13 @@ impl From<RouteError> for ApiError {
             RouteError::AccountDoesNotServe { .. } | RouteError::NotServed(_) => {
                 "unsupported_asset"
             }
+            RouteError::AssetUnavailable { .. } => {
+                return ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "asset_unavailable",
+                    err.to_string(),
+                );
+            }
         };
         ApiError::bad_request(code, err.to_string())
     }

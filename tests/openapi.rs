@@ -75,7 +75,7 @@ async fn every_documented_ops_operation_exists_and_needs_the_ops_token() {
     for (operation, status) in &without {
         assert_eq!(*status, 401, "{operation}");
     }
-    assert_eq!(without.len(), 13);
+    assert_eq!(without.len(), 15);
     // The merchant's key is no ops token either.
     let with_api_key = call_every_operation(&app, &spec, &app.api_key).await;
     assert!(with_api_key.iter().all(|(_, status)| *status == 401));
@@ -197,12 +197,25 @@ async fn the_limits_the_handlers_enforce_are_declared() {
 
     let ops = spec_at(&app, "/ops/openapi.json").await;
     let poll = &operation(&ops, "post", "/ops/accounts/{id}/poll")["parameters"][0]["schema"];
-    assert_eq!(strings(&poll["enum"]), [CHAINUP_ACCOUNT]);
-    let assets = &operation(&ops, "get", "/ops/accounts/{id}/assets")["parameters"][0]["schema"];
     assert_eq!(
-        strings(&assets["enum"]),
-        [UDUN_ACCOUNT, CHAINUP_ACCOUNT, common::WAAS_ACCOUNT]
+        strings(&poll["enum"]),
+        [CHAINUP_ACCOUNT, common::PAY_ACCOUNT]
     );
+    for (method, path) in [
+        ("get", "/ops/accounts/{id}/assets"),
+        ("post", "/ops/accounts/{id}/refresh"),
+    ] {
+        let assets = &operation(&ops, method, path)["parameters"][0]["schema"];
+        assert_eq!(
+            strings(&assets["enum"]),
+            [
+                UDUN_ACCOUNT,
+                CHAINUP_ACCOUNT,
+                common::WAAS_ACCOUNT,
+                common::PAY_ACCOUNT
+            ]
+        );
+    }
     assert_eq!(
         query_param(&ops, "get", "/ops/callbacks", "limit")["maximum"],
         1000

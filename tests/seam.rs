@@ -142,6 +142,8 @@ impl Provider for Scripted {
 fn call(endpoint: Endpoint, body: &str) -> RawCallback {
     RawCallback {
         endpoint,
+        public_url: "http://127.0.0.1:9/callbacks/seam".into(),
+        query: None,
         headers: Default::default(),
         body: body.to_owned().into(),
     }

@@ -35,6 +35,7 @@ fn deadline(state: &AppState) -> Duration {
 async fn receive(
     State(state): State<AppState>,
     Path(account_id): Path<String>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -44,6 +45,8 @@ async fn receive(
     };
     let raw = RawCallback {
         endpoint: Endpoint::Callbacks,
+        public_url: state.callback_url(&account_id),
+        query,
         headers,
         body,
     };
@@ -70,6 +73,8 @@ async fn approval(
     };
     let raw = RawCallback {
         endpoint: Endpoint::Approvals,
+        public_url: format!("{}/approvals", state.callback_url(&account_id)),
+        query: query.clone(),
         headers,
         body,
     };

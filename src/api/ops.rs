@@ -1,6 +1,7 @@
 //! `/ops`: what an operator needs to look up any order, callback or event (separate bearer token).
 
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -13,16 +14,17 @@ use crate::api::account;
 use crate::api::auth::Operator;
 use crate::api::extract::{JsonBody, QueryParams};
 use crate::api::ops_shapes::{
-    Account, AccountList, AttentionItem, AttentionList, CallbackList, DeliveryList, OpsOrder,
-    OrderDetail, OrderKindName, OrderMatch, OrderSearch, PollResult, ProviderErrorText,
-    ProviderEventList, Reconciliation, RemoteAssetList, ReplayState, Replayed,
+    Account, AccountList, AttentionItem, AttentionList, CallbackList, ConfiguredAsset,
+    DeliveryList, OpsOrder, OrderDetail, OrderKindName, OrderMatch, OrderSearch, PollResult,
+    ProviderErrorText, ProviderEventList, Reconciliation, RemoteAssetList, Renotified, ReplayState,
+    Replayed,
 };
 use crate::api::shapes::{DeliveryState, ErrorBody};
 use crate::error::ApiError;
 use crate::orders::deposits::{HoldDecision, HoldError, decide_hold};
 use crate::orders::ingest::record_asked_event;
 use crate::orders::views::{DepositView, WithdrawalView};
-use crate::providers::WithdrawalRef;
+use crate::providers::{OrderRef, Provider, ProviderError, WithdrawalRef};
 use crate::store::{callbacks, deposits, transitions, webhooks, withdrawals};
 use crate::workers::pollers::{PollError, is_polled, poll_account};
 
@@ -45,6 +47,8 @@ pub fn router() -> Router<AppState> {
         )
         .route("/ops/accounts", get(accounts))
         .route("/ops/accounts/{id}/assets", get(account_assets))
+        .route("/ops/accounts/{id}/refresh", post(refresh_account))
+        .route("/ops/orders/{id}/renotify", post(renotify_order))
         .route("/ops/webhooks", get(list_deliveries))
         .route("/ops/webhooks/replay", post(replay_webhooks))
 }
@@ -309,9 +313,12 @@ pub(crate) struct CallbackQuery {
     /// Only callbacks to this provider account.
     #[param(pattern = r"^[^\u0000]*$")]
     account: Option<String>,
-    /// Only callbacks with this outcome, e.g. `processed` or `rejected`.
+    /// Only callbacks with this outcome: `processed`, `duplicate`, `rejected`, or `limited` (an
+    /// unverified prompt over its account's limit).
     #[param(pattern = r"^[^\u0000]*$")]
     outcome: Option<String>,
+    /// Only callbacks whose signature did (`true`) or did not (`false`) verify.
+    verified: Option<bool>,
     /// How many, newest first; 100 by default.
     #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
@@ -333,6 +340,7 @@ pub(crate) async fn list_callbacks(
         &state.pool,
         query.account.as_deref(),
         query.outcome.as_deref(),
+        query.verified,
         limit,
     )
     .await?;
@@ -427,10 +435,109 @@ pub(crate) async fn account_assets(
     Path(id): Path<String>,
 ) -> Result<Json<RemoteAssetList>, ApiError> {
     let provider = account(&state, &id)?;
+    remote_assets(provider.as_ref()).await.map(Json)
+}
+
+/// Checks the account's configured assets against the provider's lists now (ids, decimals), and
+/// answers as `/ops/accounts/{id}/assets` does.
+#[utoipa::path(post, path = "/ops/accounts/{id}/refresh", tag = "accounts",
+    params(("id" = String, Path, description = "a provider account")),
+    responses((status = 200, description = "the provider's coins, and the configured assets as checked", body = RemoteAssetList),
+              (status = 400, description = "the provider offers no coin list (`unsupported`)", body = ErrorBody),
+              (status = 401, description = "missing or wrong ops token", body = ErrorBody),
+              (status = 404, description = "no such provider account", body = ErrorBody),
+              (status = 409, description = "the provider reports a duplicate", body = ErrorBody),
+              (status = 422, description = "the provider refused", body = ErrorBody),
+              (status = 502, description = "the provider is unavailable", body = ErrorBody),
+              (status = 504, description = "the provider did not answer in time", body = ErrorBody)))]
+pub(crate) async fn refresh_account(
+    State(state): State<AppState>,
+    _: Operator,
+    Path(id): Path<String>,
+) -> Result<Json<RemoteAssetList>, ApiError> {
+    let provider = account(&state, &id)?;
+    provider.refresh().await?;
+    remote_assets(provider.as_ref()).await.map(Json)
+}
+
+async fn remote_assets(provider: &dyn Provider) -> Result<RemoteAssetList, ApiError> {
     let assets = provider.supported_assets().await?;
-    Ok(Json(RemoteAssetList {
+    let configured = provider
+        .assets()
+        .iter()
+        .map(|a| ConfiguredAsset {
+            chain: a.chain.clone(),
+            asset: a.asset.clone(),
+            decimals: a.decimals,
+            problem: provider.asset_problem(&a.chain_asset()),
+        })
+        .collect();
+    Ok(RemoteAssetList {
         data: json!(assets),
-    }))
+        configured,
+    })
+}
+
+/// Asks the order's provider to send its callback about it again (Pay Protocol's
+/// `/recharge/notify`, `/withdraw/notify`); what it sends is received as any callback.
+#[utoipa::path(post, path = "/ops/orders/{id}/renotify", tag = "orders",
+    params(("id" = Uuid, Path, description = "a deposit or withdrawal id")),
+    responses((status = 202, description = "the provider was asked", body = Renotified),
+              (status = 401, description = "missing or wrong ops token", body = ErrorBody),
+              (status = 404, description = "no such order", body = ErrorBody),
+              (status = 422, description = "the provider offers no renotification (`unsupported`), or refused", body = ErrorBody),
+              (status = 502, description = "the provider is unavailable", body = ErrorBody),
+              (status = 503, description = "the database is unavailable", body = ErrorBody),
+              (status = 504, description = "the provider did not answer in time", body = ErrorBody)))]
+pub(crate) async fn renotify_order(
+    State(state): State<AppState>,
+    _: Operator,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<Renotified>), ApiError> {
+    let id = Uuid::parse_str(&id).map_err(|_| ApiError::not_found("order"))?;
+    let deposit = deposits::find(&state.pool, id).await?;
+    let withdrawal = match deposit {
+        Some(_) => None,
+        None => Some(
+            withdrawals::find(&state.pool, id)
+                .await?
+                .ok_or_else(|| ApiError::not_found("order"))?,
+        ),
+    };
+    let (account_id, kind, order) = match (&deposit, &withdrawal) {
+        (Some(row), _) => (
+            row.account_id.clone(),
+            OrderKindName::Deposit,
+            OrderRef::Deposit {
+                provider_ref: &row.provider_ref,
+            },
+        ),
+        (None, Some(row)) => (
+            row.account_id.clone(),
+            OrderKindName::Withdrawal,
+            OrderRef::Withdrawal(WithdrawalRef {
+                request_id: &row.provider_request_id,
+                provider_ref: row.provider_ref.as_deref(),
+            }),
+        ),
+        (None, None) => return Err(ApiError::not_found("order")),
+    };
+    let provider = account(&state, &account_id)?;
+    match provider.renotify(&order).await {
+        Ok(()) => Ok((
+            StatusCode::ACCEPTED,
+            Json(Renotified {
+                account: account_id,
+                kind,
+            }),
+        )),
+        Err(ProviderError::Unsupported(message)) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unsupported",
+            message,
+        )),
+        Err(err) => Err(err.into()),
+    }
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -169,6 +169,28 @@ pub struct ChainAssetRecord {
 pub struct RemoteAssetList {
     #[schema(value_type = Vec<RemoteAssetRecord>)]
     pub data: Value,
+    /// The account's configured chain/assets, each with what stops it being used, if anything.
+    pub configured: Vec<ConfiguredAsset>,
+}
+
+/// A configured chain/asset of an account, checked against the provider.
+#[derive(Serialize, ToSchema)]
+pub struct ConfiguredAsset {
+    pub chain: String,
+    pub asset: String,
+    pub decimals: u32,
+    /// Why it is not used for now (e.g. decimals that differ from the provider's); null when it
+    /// is in use.
+    pub problem: Option<String>,
+}
+
+/// A renotification asked of the provider.
+#[derive(Serialize, ToSchema)]
+pub struct Renotified {
+    /// The order's provider account.
+    pub account: String,
+    /// What the provider was asked to send again about: `deposit` or `withdrawal`.
+    pub kind: OrderKindName,
 }
 
 #[derive(Serialize, ToSchema)]

@@ -71,7 +71,8 @@ impl<'a> KeptCall<'a> {
     }
 }
 
-/// Stores a verified callback's events in one transaction with the raw call, each event once.
+/// Stores a callback's events in one transaction with the raw call, each event once; `verified`
+/// says whether the call itself was authenticated (or only prompted the adapter to ask).
 /// Text PostgreSQL cannot hold can never be stored: such a call is refused for good (and kept, as
 /// refused), never answered "retry later".
 pub async fn store_events(
@@ -79,12 +80,13 @@ pub async fn store_events(
     provider: &dyn Provider,
     raw: &RawCallback,
     events: &[ProviderEvent],
+    verified: bool,
 ) -> Result<Outcome, sqlx::Error> {
     let account_id = provider.account_id();
     if let Some(field) = events.iter().find_map(unstorable_field) {
         let reason = format!("invalid callback content: {field} contains a NUL character");
         tracing::warn!(account = account_id, reason = %reason, "callback rejected");
-        store_rejected_call(pool, provider, raw, &reason, true).await?;
+        store_rejected_call(pool, provider, raw, &reason, verified).await?;
         return Ok(Outcome::Refused);
     }
     let callback_id = Uuid::now_v7();
@@ -93,7 +95,7 @@ pub async fn store_events(
     let record = kept.record(
         callback_id,
         account_id,
-        true,
+        verified,
         "processed",
         None,
         events.len() as i32,
@@ -286,13 +288,34 @@ pub async fn store_rejected_call(
     reason: &str,
     verified: bool,
 ) -> Result<(), sqlx::Error> {
+    store_unapplied_call(pool, provider, raw, "rejected", reason, verified).await
+}
+
+/// Keeps an unverified call that was over its account's limit (and so not asked about), for ops.
+pub async fn store_limited_call(
+    pool: &PgPool,
+    provider: &dyn Provider,
+    raw: &RawCallback,
+    reason: &str,
+) -> Result<(), sqlx::Error> {
+    store_unapplied_call(pool, provider, raw, "limited", reason, false).await
+}
+
+async fn store_unapplied_call(
+    pool: &PgPool,
+    provider: &dyn Provider,
+    raw: &RawCallback,
+    outcome: &str,
+    reason: &str,
+    verified: bool,
+) -> Result<(), sqlx::Error> {
     let kept = KeptCall::of(provider, raw);
     let reason = escape_nul(reason);
     let record = kept.record(
         Uuid::now_v7(),
         provider.account_id(),
         verified,
-        "rejected",
+        outcome,
         Some(&reason),
         0,
     );

@@ -25,6 +25,11 @@ pub enum Endpoint {
 /// A call exactly as it arrived.
 pub struct RawCallback {
     pub endpoint: Endpoint,
+    /// The address the provider was given for `endpoint` (`{public_url}/callbacks/{account}`, or
+    /// its `/approvals`), for schemes that sign the URL they post to.
+    pub public_url: String,
+    /// The query string as received, if any.
+    pub query: Option<String>,
     pub headers: HeaderMap,
     pub body: Bytes,
 }
@@ -46,6 +51,10 @@ impl RawCallback {
 pub enum Inbound {
     /// Facts to record, exactly once each (possibly none).
     Events(Vec<ProviderEvent>),
+    /// A call that could not be authenticated, taken only as a prompt: the events are what the
+    /// provider's own API answered when asked about it. Recorded once each like any other, with
+    /// the call kept as unverified.
+    Prompted(Vec<ProviderEvent>),
     /// A signer asking to approve a withdrawal, or saying it has signed one.
     Approval(ApprovalRequest),
     /// Something the adapter answers on its own (e.g. a key self-check).
@@ -66,6 +75,10 @@ pub enum CallbackError {
     /// Never a refusal.
     #[error("cannot confirm with the provider now: {0}")]
     Unavailable(String),
+    /// An unauthenticated prompt past the account's limit: not asked about, recorded, and the
+    /// provider asked to send it again later.
+    #[error("unverified callback over the account's limit: {0}")]
+    Limited(String),
 }
 
 impl CallbackError {

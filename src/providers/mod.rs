@@ -5,6 +5,7 @@ pub mod chainup_mpc;
 pub mod crypto;
 pub mod events;
 pub mod inbound;
+pub mod payprotocol;
 pub mod registry;
 pub mod text_fields;
 pub mod udun;
@@ -128,6 +129,16 @@ pub struct Submitted {
 pub struct WithdrawalRef<'a> {
     pub request_id: &'a str,
     pub provider_ref: Option<&'a str>,
+}
+
+/// An order the provider told us about, by the ids it knows it by.
+#[derive(Debug, Clone, Copy)]
+pub enum OrderRef<'a> {
+    /// A deposit, by the provider's id of the transfer.
+    Deposit {
+        provider_ref: &'a str,
+    },
+    Withdrawal(WithdrawalRef<'a>),
 }
 
 /// How a provider call ended when it did not succeed.
@@ -318,5 +329,26 @@ pub trait Provider: Send + Sync {
     /// authenticates its callers.
     fn approvals(&self) -> ApprovalEndpoint {
         ApprovalEndpoint::None
+    }
+
+    /// Asks the provider to send its callback about `order` again, where it offers that.
+    async fn renotify(&self, _order: &OrderRef<'_>) -> Result<(), ProviderError> {
+        Err(ProviderError::Unsupported(
+            "the provider offers no renotification".into(),
+        ))
+    }
+
+    /// Checks the configuration against what the provider says of the account's assets (ids,
+    /// decimals), at start and when an operator asks. Where it differs, the asset is not used
+    /// until it agrees again: see [`Provider::asset_problem`].
+    async fn refresh(&self) -> Result<(), ProviderError> {
+        Ok(())
+    }
+
+    /// Why `chain_asset` must not be used now (e.g. its decimals differ from the provider's), if
+    /// it must not. Addresses and withdrawals are then refused, and callbacks about it are asked
+    /// to come again, rather than paying or crediting with the wrong decimals.
+    fn asset_problem(&self, _chain_asset: &ChainAsset) -> Option<String> {
+        None
     }
 }

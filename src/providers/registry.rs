@@ -16,6 +16,7 @@ pub const KINDS: &[ProviderKind] = &[
     super::udun::KIND,
     super::chainup_mpc::KIND,
     super::waas::KIND,
+    super::payprotocol::KIND,
 ];
 
 /// Builds the adapter for an account of a kind, calling the provider at the given base URL.
@@ -65,6 +66,12 @@ pub enum RouteError {
     },
     #[error("no provider account serves {0}")]
     NotServed(ChainAsset),
+    #[error("{chain_asset} is unavailable on {account:?} for now: {problem}")]
+    AssetUnavailable {
+        account: String,
+        chain_asset: ChainAsset,
+        problem: String,
+    },
 }
 
 impl Registry {
@@ -132,17 +139,36 @@ impl Registry {
                     chain_asset: chain_asset.clone(),
                 });
             }
+            if let Some(problem) = provider.asset_problem(chain_asset) {
+                return Err(RouteError::AssetUnavailable {
+                    account: name.to_owned(),
+                    chain_asset: chain_asset.clone(),
+                    problem,
+                });
+            }
             return Ok(vec![provider]);
         }
-        let candidates: Vec<_> = self
+        let serving: Vec<_> = self
             .accounts
             .iter()
             .filter(|a| a.enabled && a.provider.asset(chain_asset).is_some())
             .map(|a| a.provider.clone())
             .collect();
-        if candidates.is_empty() {
+        let Some(first) = serving.first() else {
             return Err(RouteError::NotServed(chain_asset.clone()));
+        };
+        let usable: Vec<_> = serving
+            .iter()
+            .filter(|p| p.asset_problem(chain_asset).is_none())
+            .cloned()
+            .collect();
+        if usable.is_empty() {
+            return Err(RouteError::AssetUnavailable {
+                account: first.account_id().to_owned(),
+                chain_asset: chain_asset.clone(),
+                problem: first.asset_problem(chain_asset).unwrap_or_default(),
+            });
         }
-        Ok(candidates)
+        Ok(usable)
     }
 }

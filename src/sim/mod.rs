@@ -3,6 +3,7 @@
 //! real provider would.
 
 pub mod chainup;
+pub mod payprotocol;
 pub mod udun;
 pub mod waas;
 

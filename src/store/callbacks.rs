@@ -160,15 +160,18 @@ pub async fn list_callbacks(
     pool: &PgPool,
     account_id: Option<&str>,
     outcome: Option<&str>,
+    verified: Option<bool>,
     limit: i64,
 ) -> Result<Vec<CallbackRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT * FROM provider_callbacks
          WHERE ($1::text IS NULL OR account_id = $1) AND ($2::text IS NULL OR outcome = $2)
-         ORDER BY received_at DESC LIMIT $3",
+           AND ($3::boolean IS NULL OR verified = $3)
+         ORDER BY received_at DESC LIMIT $4",
     )
     .bind(account_id)
     .bind(outcome)
+    .bind(verified)
     .bind(limit)
     .fetch_all(pool)
     .await

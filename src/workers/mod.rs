@@ -19,8 +19,33 @@ pub fn spawn(state: AppState, stop: watch::Receiver<bool>) -> JoinHandle<()> {
         tasks.spawn(resubmit::run(state.clone(), stop.clone()));
         tasks.spawn(pollers::run(state.clone(), stop.clone()));
         tasks.spawn(metrics_upkeep(stop.clone()));
+        for provider in state.registry.all() {
+            tasks.spawn(check_assets(provider.clone(), stop.clone()));
+        }
         while tasks.join_next().await.is_some() {}
     })
+}
+
+/// Checks an account's configured assets against its provider at start, again every half minute
+/// until the provider has answered once.
+async fn check_assets(
+    provider: std::sync::Arc<dyn crate::providers::Provider>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        match provider.refresh().await {
+            Ok(()) => return,
+            Err(err) => tracing::warn!(
+                account = provider.account_id(),
+                error = %err,
+                "could not check the account's assets with the provider; trying again in 30 s"
+            ),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(30)) => {}
+            _ = stop.changed() => return,
+        }
+    }
 }
 
 /// Folds recorded latencies into their histograms, so that memory stays flat between scrapes.

@@ -24,6 +24,9 @@ pub const CHAINUP_ACCOUNT: &str = "chainup-main";
 pub const CHAINUP_APP_ID: &str = "test-chainup-app";
 pub const WAAS_ACCOUNT: &str = "waas-main";
 pub const WAAS_API_KEY: &str = "test-waas-api-key";
+pub const PAY_ACCOUNT: &str = "payprotocol-main";
+pub const PAY_API_KEY: &str = "test-pay-key";
+pub const PAY_API_SECRET: &str = "test-pay-secret";
 /// The secret Co-Signer presents on the approval endpoint (in its callback URL).
 pub const APPROVAL_TOKEN: &str = "test-approval-token-3f9c2a";
 pub const USDT_TRC20: &str = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t";
@@ -54,6 +57,8 @@ pub struct TestOptions {
     pub submit_wait_ms: u64,
     /// `workers.attention_after_secs`: how long a withdrawal may be quiet before ops see it.
     pub attention_after_secs: u64,
+    /// The Pay Protocol account's `unverified_prompts_per_minute`.
+    pub pay_unverified_per_minute: u32,
     /// The WaaS account's `withdraw_mode`: `verify` or `direct`.
     pub waas_withdraw_mode: &'static str,
     /// The ChainUp account's id (a test that reads process-wide metrics uses one of its own).
@@ -85,6 +90,7 @@ impl Default for TestOptions {
             waas_withdraw_mode: "verify",
             submit_wait_ms: 5_000,
             attention_after_secs: 1_800,
+            pay_unverified_per_minute: 30,
             header_read_timeout_ms: 10_000,
             body_read_timeout_ms: 10_000,
             request_timeout_ms: 30_000,
@@ -260,6 +266,39 @@ asset = "ETH"
 decimals = 18
 chain_name = "ETH"
 symbol = "ETH"
+
+[[providers]]
+id = "{PAY_ACCOUNT}"
+kind = "payprotocol"
+base_url = "sim"
+timeout_secs = {timeout}
+
+[providers.payprotocol]
+api_key = "{PAY_API_KEY}"
+api_secret = "{PAY_API_SECRET}"
+unverified_prompts_per_minute = {pay_unverified}
+sim_callback_schedule_ms = [0, 300, 600]
+
+[[providers.assets]]
+chain = "TRX"
+asset = "TRX"
+decimals = 6
+chain_id = 1
+currency_id = 1
+
+[[providers.assets]]
+chain = "TRX"
+asset = "USDT"
+decimals = 6
+chain_id = 1
+currency_id = 2
+
+[[providers.assets]]
+chain = "ETH"
+asset = "USDT"
+decimals = 6
+chain_id = 2
+currency_id = 4
 "#,
         timeout = options.provider_timeout_secs,
         mode = options.withdraw_mode,
@@ -270,6 +309,7 @@ symbol = "ETH"
         trusted_proxies = options.trusted_proxies,
         submit_wait_ms = options.submit_wait_ms,
         attention_after = options.attention_after_secs,
+        pay_unverified = options.pay_unverified_per_minute,
         chainup_account = options.chainup_account,
         waas_mode = options.waas_withdraw_mode,
         header_read_timeout = options.header_read_timeout_ms,
@@ -467,6 +507,10 @@ impl TestApp {
     /// The built-in WaaS simulator's control API.
     pub fn waas(&self) -> sims::Waas<'_> {
         sims::Waas { app: self }
+    }
+
+    pub fn pay(&self) -> sims::Pay<'_> {
+        sims::Pay { app: self }
     }
 
     /// The built-in ChainUp simulator's control API.

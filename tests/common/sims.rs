@@ -254,3 +254,64 @@ impl Waas<'_> {
             .unwrap()
     }
 }
+
+/// The Pay Protocol simulator (`/sim/payprotocol`).
+pub struct Pay<'a> {
+    pub(super) app: &'a TestApp,
+}
+
+impl Pay<'_> {
+    async fn post(&self, path: &str, body: Value) -> Value {
+        let url = format!("{}/sim/payprotocol{path}", self.app.url);
+        self.app.control(&url, &body).await
+    }
+
+    /// A recharge of `amount` (whole units) of `currency` to `address`, successful.
+    pub async fn recharge(&self, address: &str, amount: &str, currency: &str) -> Value {
+        self.recharge_with(address, amount, json!({ "currency": currency }))
+            .await
+    }
+
+    /// A recharge with more fields set (`status`, `currency`, `tx_hash`, `from_address`).
+    pub async fn recharge_with(&self, address: &str, amount: &str, extra: Value) -> Value {
+        let body = merged(json!({ "address": address, "amount": amount }), extra);
+        self.post("/recharges", body).await
+    }
+
+    /// A pending recharge ends: `succeed` or `fail`.
+    pub async fn recharge_action(&self, recharge_id: &str, action: &str) -> Value {
+        self.post(&format!("/recharges/{recharge_id}/{action}"), json!({}))
+            .await
+    }
+
+    /// `approve`, `broadcast`, `complete`, `fail` or `reject` a withdrawal in the console.
+    pub async fn withdrawal(&self, withdraw_id: &str, action: &str) -> Value {
+        self.post(&format!("/withdrawals/{withdraw_id}/{action}"), json!({}))
+            .await
+    }
+
+    pub async fn set_decimals(&self, chain_id: i64, currency_id: i64, decimals: u32) {
+        self.post(
+            "/currencies",
+            json!({ "chain_id": chain_id, "currency_id": currency_id, "decimals": decimals }),
+        )
+        .await;
+    }
+
+    pub async fn faults(&self, body: Value) {
+        self.post("/faults", body).await;
+    }
+
+    pub async fn state(&self) -> Value {
+        let url = format!("{}/sim/payprotocol/state", self.app.url);
+        self.app
+            .http
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+}

@@ -77,6 +77,8 @@ pub struct MerchantDoc;
         ops::withdrawals_needing_attention,
         ops::accounts,
         ops::account_assets,
+        ops::refresh_account,
+        ops::renotify_order,
         ops::list_deliveries,
         ops::replay_webhooks,
     ),

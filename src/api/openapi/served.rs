@@ -43,7 +43,8 @@ pub fn ops(state: &AppState) -> Value {
         .filter(|p| crate::workers::pollers::is_polled(p.as_ref()))
         .map(|p| json!(p.account_id()))
         .collect();
-    restrict_path_id(&mut spec, "/ops/accounts/{id}/assets", "get", all);
+    restrict_path_id(&mut spec, "/ops/accounts/{id}/assets", "get", all.clone());
+    restrict_path_id(&mut spec, "/ops/accounts/{id}/refresh", "post", all);
     restrict_path_id(&mut spec, "/ops/accounts/{id}/poll", "post", polled);
     spec
 }

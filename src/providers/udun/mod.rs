@@ -496,6 +496,8 @@ main_coin_type = "0"
     fn replies_are_udun_plain_text_for_each_outcome() {
         let raw = RawCallback {
             endpoint: Endpoint::Callbacks,
+            public_url: "http://127.0.0.1:9/callbacks/udun".into(),
+            query: None,
             headers: Default::default(),
             body: Default::default(),
         };
