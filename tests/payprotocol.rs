@@ -605,3 +605,46 @@ async fn sim_withdrawals_empty(app: &TestApp) -> bool {
         .unwrap()
         .is_empty()
 }
+
+#[tokio::test]
+async fn when_the_detail_query_fails_pay_protocol_is_asked_to_send_again() {
+    let app = TestApp::spawn().await;
+    let address = new_address(&app, "hal").await;
+    app.pay().faults(json!({ "detail_500": true })).await;
+    let sent = app.pay().recharge(&address, "4.2", "USDT").await;
+    let first = &sent["callbacks"][0];
+    assert_eq!(first["accepted"], false, "{sent}");
+    assert_eq!(first["status"], 503);
+    assert!(deposits_of(&app, "hal").await.is_empty());
+
+    // Its next send (the schedule here is 0, 300, 600 ms) is applied.
+    app.pay().faults(json!({ "detail_500": false })).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while deposits_of(&app, "hal").await.is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "credited on a later send"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(deposits_of(&app, "hal").await[0]["amount"], "4.2");
+}
+
+#[tokio::test]
+async fn a_pending_recharge_is_detected_then_confirmed_by_the_poller() {
+    let app = TestApp::spawn().await;
+    let address = new_address(&app, "ida").await;
+    app.pay().faults(json!({ "drop_callbacks": true })).await;
+    let sent = app
+        .pay()
+        .recharge_with(&address, "9", json!({ "currency": "TRX", "status": 1 }))
+        .await;
+    poll(&app).await;
+    let deposits = deposits_of(&app, "ida").await;
+    assert_eq!(deposits[0]["state"], "detected");
+    assert_eq!(deposits[0]["asset"], "TRX");
+    let id = sent["recharge"]["rechargeId"].to_string();
+    app.pay().recharge_action(&id, "succeed").await;
+    poll(&app).await;
+    assert_eq!(deposits_of(&app, "ida").await[0]["state"], "confirmed");
+}
