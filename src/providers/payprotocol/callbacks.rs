@@ -117,7 +117,7 @@ impl PayProtocolProvider {
     }
 
     /// Why the event's asset must not be applied now (its decimals are in doubt), if so.
-    fn problem_of(&self, event: &ProviderEvent) -> Option<String> {
+    pub(super) fn problem_of(&self, event: &ProviderEvent) -> Option<String> {
         use crate::providers::EventBody;
         let asset = match &event.body {
             EventBody::Deposit(d) => d.chain_asset.clone(),

@@ -379,7 +379,13 @@ impl Provider for PayProtocolProvider {
             .get_for::<wire::Withdraw>(wire::PATH_WITHDRAW_DETAIL, &[query])
             .await
         {
-            Ok(record) => Ok(Some(self.withdraw_event(&record))),
+            Ok(record) => {
+                let event = self.withdraw_event(&record);
+                match self.problem_of(&event) {
+                    Some(problem) => Err(ProviderError::Unreachable(problem)),
+                    None => Ok(Some(event)),
+                }
+            }
             Err(ProviderError::Refused { code, .. }) if code == wire::CODE_WITHDRAW_NOT_FOUND => {
                 Ok(None)
             }

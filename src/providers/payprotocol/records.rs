@@ -176,8 +176,13 @@ impl PayProtocolProvider {
                 pending: false,
             }
         };
+        let events: Vec<ProviderEvent> = page.list.iter().map(|r| self.recharge_event(r)).collect();
+        // Read with decimals in doubt, nothing is stored: the page is read again once they agree.
+        if let Some(problem) = events.iter().find_map(|e| self.problem_of(e)) {
+            return Err(ProviderError::Unreachable(problem));
+        }
         Ok(Polled {
-            events: page.list.iter().map(|r| self.recharge_event(r)).collect(),
+            events,
             next_cursor: Some(serde_json::to_string(&next).expect("a cursor serializes")),
             more: full,
         })
