@@ -399,6 +399,9 @@ pub struct WorkerSettings {
     /// (what a provider without a status query leaves to an operator).
     #[serde(default = "default_attention_after")]
     pub attention_after_secs: u64,
+    /// How often due sweeps (deposits into the collection wallet) are asked for.
+    #[serde(default = "default_sweep_interval_ms")]
+    pub sweep_interval_ms: u64,
 }
 
 impl Default for WorkerSettings {
@@ -408,6 +411,7 @@ impl Default for WorkerSettings {
             resubmit_after_secs: default_resubmit_after(),
             submit_wait_ms: default_submit_wait_ms(),
             attention_after_secs: default_attention_after(),
+            sweep_interval_ms: default_sweep_interval_ms(),
         }
     }
 }
@@ -423,6 +427,9 @@ fn default_submit_wait_ms() -> u64 {
 }
 fn default_attention_after() -> u64 {
     30 * 60
+}
+fn default_sweep_interval_ms() -> u64 {
+    2_000
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -167,6 +167,11 @@ impl From<ProviderError> for ApiError {
                 .with_details(json!({ "provider_code": code }))
             }
             ProviderError::Duplicate => ApiError::conflict("provider_duplicate", err.to_string()),
+            ProviderError::InsufficientFunds(_) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "insufficient_funds",
+                "the provider account's paying wallet does not hold enough",
+            ),
             ProviderError::Unsupported(message) => {
                 ApiError::bad_request("unsupported", message.clone())
             }

@@ -152,6 +152,7 @@ pub async fn start(settings: Settings) -> Result<Gateway, StartError> {
         }),
         approval_guards,
     }));
+    orders::treasury::sync_sweep_policies(&state).await?;
     let mut router = api::router(state.clone());
     if settings.sim.enabled {
         router = router.merge(sim::router(&settings, Some(&state.public_url)));

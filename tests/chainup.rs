@@ -568,6 +568,7 @@ async fn the_simulator_answers_with_chainup_error_codes() {
             to_address: ETH_TO,
             memo: None,
             callback_url: "",
+            from_wallet: None,
         })
         .await;
     assert!(

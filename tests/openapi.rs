@@ -56,7 +56,7 @@ async fn every_documented_operation_exists_and_needs_an_api_key() {
     for (operation, status) in &calls {
         assert_eq!(*status, 401, "{operation}");
     }
-    assert_eq!(calls.len(), 16);
+    assert_eq!(calls.len(), 18);
     let docs = app
         .http
         .get(format!("{}/docs", app.url))
@@ -75,7 +75,7 @@ async fn every_documented_ops_operation_exists_and_needs_the_ops_token() {
     for (operation, status) in &without {
         assert_eq!(*status, 401, "{operation}");
     }
-    assert_eq!(without.len(), 15);
+    assert_eq!(without.len(), 18);
     // The merchant's key is no ops token either.
     let with_api_key = call_every_operation(&app, &spec, &app.api_key).await;
     assert!(with_api_key.iter().all(|(_, status)| *status == 401));
@@ -151,7 +151,7 @@ async fn the_limits_the_handlers_enforce_are_declared() {
         assert_eq!(query_param(&spec, "get", path, "cursor")["format"], "uuid");
     }
     let types = strings(&query_param(&spec, "get", "/v1/events", "type")["enum"]).len();
-    assert_eq!(types, 12);
+    assert_eq!(types, 13);
     assert_eq!(
         spec["components"]["schemas"]["Event"]["properties"]["type"]["$ref"],
         "#/components/schemas/EventType"
@@ -212,9 +212,18 @@ async fn the_limits_the_handlers_enforce_are_declared() {
                 UDUN_ACCOUNT,
                 CHAINUP_ACCOUNT,
                 common::WAAS_ACCOUNT,
-                common::PAY_ACCOUNT
+                common::PAY_ACCOUNT,
+                common::UBAO_ACCOUNT
             ]
         );
+    }
+    for (method, path) in [
+        ("post", "/ops/accounts/{id}/sweeps"),
+        ("get", "/ops/accounts/{id}/sweeps"),
+        ("get", "/ops/accounts/{id}/balances"),
+    ] {
+        let accounts = &operation(&ops, method, path)["parameters"][0]["schema"];
+        assert_eq!(strings(&accounts["enum"]), [common::UBAO_ACCOUNT]);
     }
     assert_eq!(
         query_param(&ops, "get", "/ops/callbacks", "limit")["maximum"],

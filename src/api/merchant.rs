@@ -201,9 +201,9 @@ pub(crate) async fn validate_address(
             valid,
             checked_by: provider.account_id().to_owned(),
         })),
-        Err(ProviderError::Refused { .. }) | Err(ProviderError::Unsupported(_)) => {
-            Ok(Json(local_rules(local)))
-        }
+        Err(ProviderError::Refused { .. })
+        | Err(ProviderError::InsufficientFunds(_))
+        | Err(ProviderError::Unsupported(_)) => Ok(Json(local_rules(local))),
         Err(err) => {
             tracing::warn!(account = provider.account_id(), error = %err, "address check unavailable; local rules used");
             Ok(Json(local_rules(local)))
@@ -265,7 +265,7 @@ pub(crate) struct CreateWithdrawal {
               (status = 403, description = "the merchant is disabled", body = ErrorBody),
               (status = 409, description = "the client_order_id was used with another body", body = ErrorBody),
               (status = 413, description = "the body is too large", body = ErrorBody),
-              (status = 422, description = "the provider refused it; the withdrawal is in `details`", body = ErrorBody),
+              (status = 422, description = "the provider refused it (`provider_refused`, or `insufficient_funds` when the paying wallet holds too little); the withdrawal is in `details`", body = ErrorBody),
               (status = 503, description = "the database is unavailable", body = ErrorBody)))]
 pub(crate) async fn create_withdrawal(
     State(state): State<AppState>,
@@ -294,9 +294,13 @@ pub(crate) async fn create_withdrawal(
     let (row, created) = request_withdrawal(&state.core, merchant.id, &input).await?;
     let view = view_with_history(&state, &row).await?;
     if created && row.state == WithdrawalState::Rejected {
+        let code = match row.error_code.as_deref() {
+            Some("insufficient_funds") => "insufficient_funds",
+            _ => "provider_refused",
+        };
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "provider_refused",
+            code,
             format!(
                 "the provider refused the withdrawal: {}",
                 row.error_message.as_deref().unwrap_or("no reason given")
@@ -526,6 +530,7 @@ pub(crate) async fn list_assets(
                 chain: asset.chain.clone(),
                 asset: asset.asset.clone(),
                 decimals: asset.decimals,
+                capabilities: provider.capabilities().to_vec(),
             })
         })
         .collect();

@@ -11,6 +11,7 @@ use crate::AppState;
 use crate::api::auth::Operator;
 use crate::error::ApiError;
 use crate::store::backlog::backlog;
+use crate::store::treasury::collection_balances;
 use crate::telemetry::metrics_handle;
 
 pub fn router() -> Router<AppState> {
@@ -44,6 +45,12 @@ async fn render(State(state): State<AppState>, _: Operator) -> Result<impl IntoR
         ),
     ] {
         metrics::gauge!(name).set(value);
+    }
+    for (account, chain, asset, amount) in collection_balances(&state.pool).await? {
+        // A gauge is a float: close enough to watch a wallet run dry, never used for money.
+        let value = amount.to_string().parse::<f64>().unwrap_or(f64::NAN);
+        metrics::gauge!("custody_collection_wallet_balance", "account" => account, "chain" => chain, "asset" => asset)
+            .set(value);
     }
     let handle = metrics_handle();
     handle.run_upkeep();

@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod ops;
 pub mod ops_shapes;
+pub mod outside_addresses;
 pub mod shapes;
 pub mod webhooks;
 
@@ -38,6 +39,7 @@ pub fn router(state: AppState) -> Router {
     };
     Router::new()
         .merge(merchant::router())
+        .merge(outside_addresses::router())
         .merge(webhooks::router())
         .merge(callbacks::router())
         .merge(ops::router())

@@ -14,17 +14,20 @@ use crate::api::account;
 use crate::api::auth::Operator;
 use crate::api::extract::{JsonBody, QueryParams};
 use crate::api::ops_shapes::{
-    Account, AccountList, AttentionItem, AttentionList, CallbackList, ConfiguredAsset,
+    Account, AccountList, AttentionItem, AttentionList, BalanceList, CallbackList, ConfiguredAsset,
     DeliveryList, OpsOrder, OrderDetail, OrderKindName, OrderMatch, OrderSearch, PollResult,
     ProviderErrorText, ProviderEventList, Reconciliation, RemoteAssetList, Renotified, ReplayState,
-    Replayed,
+    Replayed, SweepList,
 };
 use crate::api::shapes::{DeliveryState, ErrorBody};
+use crate::domain::ChainAsset;
 use crate::error::ApiError;
 use crate::orders::deposits::{HoldDecision, HoldError, decide_hold};
 use crate::orders::ingest::record_asked_event;
+use crate::orders::treasury::ask_for_sweep;
 use crate::orders::views::{DepositView, WithdrawalView};
-use crate::providers::{OrderRef, Provider, ProviderError, WithdrawalRef};
+use crate::providers::{Capability, OrderRef, Provider, ProviderError, WithdrawalRef};
+use crate::store::treasury::{self, SweepRow};
 use crate::store::{callbacks, deposits, transitions, webhooks, withdrawals};
 use crate::workers::pollers::{PollError, is_polled, poll_account};
 
@@ -49,6 +52,11 @@ pub fn router() -> Router<AppState> {
         .route("/ops/accounts/{id}/assets", get(account_assets))
         .route("/ops/accounts/{id}/refresh", post(refresh_account))
         .route("/ops/orders/{id}/renotify", post(renotify_order))
+        .route(
+            "/ops/accounts/{id}/sweeps",
+            post(sweep_now).get(list_sweeps),
+        )
+        .route("/ops/accounts/{id}/balances", get(list_balances))
         .route("/ops/webhooks", get(list_deliveries))
         .route("/ops/webhooks/replay", post(replay_webhooks))
 }
@@ -621,4 +629,93 @@ pub(crate) async fn replay_webhooks(
         "webhook deliveries queued again by an operator"
     );
     Ok(Json(Replayed { replayed }))
+}
+
+/// An address to sweep into the account's collection wallet now.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SweepRequest {
+    #[schema(pattern = r"^[A-Za-z0-9._-]{1,32}$", example = "TRX")]
+    chain: String,
+    #[schema(pattern = r"^[A-Za-z0-9._-]{1,32}$", example = "USDT")]
+    asset: String,
+    #[schema(pattern = r"^[^\u0000]*$")]
+    address: String,
+}
+
+/// Sweeps an address's asset into the account's collection wallet now, and records it with the
+/// account's other sweeps.
+#[utoipa::path(post, path = "/ops/accounts/{id}/sweeps", tag = "accounts",
+    params(("id" = String, Path, description = "a provider account")), request_body = SweepRequest,
+    responses((status = 202, description = "the sweep, as the provider took it (`requested`), refused it (`failed`), or to be asked again (`pending`)", body = SweepRow),
+              (status = 400, description = "invalid input, or an asset the account does not serve", body = ErrorBody),
+              (status = 401, description = "missing or wrong ops token", body = ErrorBody),
+              (status = 404, description = "no such provider account", body = ErrorBody),
+              (status = 422, description = "the account does not sweep (`unsupported`)", body = ErrorBody),
+              (status = 503, description = "the database is unavailable", body = ErrorBody)))]
+pub(crate) async fn sweep_now(
+    State(state): State<AppState>,
+    _: Operator,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<SweepRequest>,
+) -> Result<(StatusCode, Json<SweepRow>), ApiError> {
+    let provider = account(&state, &id)?;
+    if !provider.capabilities().contains(&Capability::Sweeps) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unsupported",
+            format!("account {id:?} does not sweep"),
+        ));
+    }
+    let pair = ChainAsset::parse(&body.chain, &body.asset)
+        .filter(|pair| provider.asset(pair).is_some())
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "unsupported_asset",
+                format!(
+                    "account {id:?} does not serve {}/{}",
+                    body.chain, body.asset
+                ),
+            )
+        })?;
+    let sweep =
+        treasury::insert_ops_sweep(&state.pool, &id, &pair.chain, &pair.asset, &body.address)
+            .await?;
+    let (sweep, _) = ask_for_sweep(&state, &sweep).await?;
+    Ok((StatusCode::ACCEPTED, Json(sweep)))
+}
+
+/// The account's sweeps, newest first.
+#[utoipa::path(get, path = "/ops/accounts/{id}/sweeps", tag = "accounts",
+    params(("id" = String, Path, description = "a provider account")),
+    responses((status = 200, description = "the sweeps", body = SweepList),
+              (status = 401, description = "missing or wrong ops token", body = ErrorBody),
+              (status = 404, description = "no such provider account", body = ErrorBody),
+              (status = 503, description = "the database is unavailable", body = ErrorBody)))]
+pub(crate) async fn list_sweeps(
+    State(state): State<AppState>,
+    _: Operator,
+    Path(id): Path<String>,
+) -> Result<Json<SweepList>, ApiError> {
+    account(&state, &id)?;
+    let data = treasury::list_sweeps(&state.pool, &id, 500).await?;
+    Ok(Json(SweepList { data }))
+}
+
+/// The balances the provider last reported for the account's addresses, collection wallets
+/// first.
+#[utoipa::path(get, path = "/ops/accounts/{id}/balances", tag = "accounts",
+    params(("id" = String, Path, description = "a provider account")),
+    responses((status = 200, description = "the balances", body = BalanceList),
+              (status = 401, description = "missing or wrong ops token", body = ErrorBody),
+              (status = 404, description = "no such provider account", body = ErrorBody),
+              (status = 503, description = "the database is unavailable", body = ErrorBody)))]
+pub(crate) async fn list_balances(
+    State(state): State<AppState>,
+    _: Operator,
+    Path(id): Path<String>,
+) -> Result<Json<BalanceList>, ApiError> {
+    account(&state, &id)?;
+    let data = treasury::list_balances(&state.pool, &id).await?;
+    Ok(Json(BalanceList { data }))
 }

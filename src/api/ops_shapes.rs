@@ -228,3 +228,13 @@ impl ReplayState {
         }
     }
 }
+
+#[derive(Serialize, ToSchema)]
+pub struct SweepList {
+    pub data: Vec<crate::store::treasury::SweepRow>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BalanceList {
+    pub data: Vec<crate::store::treasury::BalanceRow>,
+}

@@ -70,6 +70,8 @@ pub struct AssetView {
     pub asset: String,
     /// The most decimals an amount of this asset may have.
     pub decimals: u32,
+    /// What the account offers beyond addresses, deposits and withdrawals.
+    pub capabilities: Vec<crate::providers::Capability>,
 }
 
 /// The types of the events in the log (docs/webhooks.md). `withdrawal.accepted` is never sent: the
@@ -101,10 +103,13 @@ pub enum EventType {
     WithdrawalDelayed,
     #[serde(rename = "address.changed")]
     AddressChanged,
+    /// A transfer seen on an address the merchant watches; never a deposit.
+    #[serde(rename = "watch.transfer")]
+    WatchTransfer,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 12] = [
+    pub const ALL: [EventType; 13] = [
         EventType::DepositDetected,
         EventType::DepositConfirmed,
         EventType::DepositFailed,
@@ -117,6 +122,7 @@ impl EventType {
         EventType::WithdrawalFailed,
         EventType::WithdrawalDelayed,
         EventType::AddressChanged,
+        EventType::WatchTransfer,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -133,6 +139,7 @@ impl EventType {
             EventType::WithdrawalFailed => "withdrawal.failed",
             EventType::WithdrawalDelayed => "withdrawal.delayed",
             EventType::AddressChanged => "address.changed",
+            EventType::WatchTransfer => "watch.transfer",
         }
     }
 

@@ -6,6 +6,7 @@ use sqlx::PgConnection;
 use crate::domain::{DepositState, OrderKind};
 use crate::orders::EventOutcome;
 use crate::orders::notify::{Transition, record_transition};
+use crate::orders::treasury::notify_watchers;
 use crate::orders::views::DepositView;
 use crate::providers::DepositEvent;
 use crate::store::{addresses, deposits};
@@ -31,6 +32,9 @@ pub async fn apply_deposit_event(
     )
     .await?
     else {
+        if let Some(watched) = notify_watchers(conn, account_id, event).await? {
+            return Ok(watched);
+        }
         return Ok(EventOutcome::orphan(format!(
             "address {} is not one of ours",
             event.address

@@ -11,6 +11,7 @@ use crate::domain::OrderKind;
 use crate::domain::text::{escape_nul, first_nul, stored_body};
 use crate::orders::addresses::apply_address_change;
 use crate::orders::deposits::apply_deposit_event;
+use crate::orders::treasury::apply_balance;
 use crate::orders::withdrawals::apply_withdrawal_event;
 use crate::orders::{EventOutcome, EventResult};
 use crate::providers::{EventBody, InvalidEvent, Outcome, Provider, ProviderEvent, RawCallback};
@@ -202,10 +203,9 @@ pub async fn record_event(
             flag_order_of_invalid_event(conn, account_id, &event.provider_ref, invalid).await?
         }
         EventBody::AddressChanged(change) => apply_address_change(conn, account_id, change).await?,
-        // Applied with the providers that send them (balances, sweeps).
-        EventBody::Balance(_) | EventBody::TreasuryTransfer(_) | EventBody::Notice(_) => {
-            EventOutcome::recorded()
-        }
+        EventBody::Balance(balance) => apply_balance(conn, account_id, balance, event_id).await?,
+        // The account's own movements (sweeps, gas) and notices: kept, never a merchant's order.
+        EventBody::TreasuryTransfer(_) | EventBody::Notice(_) => EventOutcome::recorded(),
     };
     match outcome.result {
         EventResult::Applied | EventResult::Recorded => {}

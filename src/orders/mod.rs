@@ -7,6 +7,7 @@ pub mod inbound;
 pub mod ingest;
 pub mod merchants;
 pub mod notify;
+pub mod treasury;
 pub mod views;
 pub mod withdrawals;
 

@@ -10,6 +10,7 @@ use uuid::Uuid;
 use crate::domain::text::escape_nul;
 use crate::domain::{Amount, ChainAsset, OrderKind, WithdrawalState};
 use crate::orders::notify::{Transition, record_notice, record_transition};
+use crate::orders::treasury::collection_wallet;
 use crate::orders::views::WithdrawalView;
 use crate::orders::{Core, EventOutcome, OrderError};
 use crate::providers::{AssetReport, Provider, ProviderError, WithdrawalEvent, WithdrawalRequest};
@@ -189,6 +190,19 @@ pub async fn submit(
         asset: row.asset.clone(),
     };
     let callback_url = state.callback_url(&row.account_id);
+    let from_wallet = if provider.pays_from_collection_wallet() {
+        match collection_wallet(state, provider, &row.chain).await {
+            Ok(address) => Some(address),
+            Err(err) => {
+                // Nothing was sent: the withdrawal waits to be sent once the wallet is there.
+                tracing::warn!(withdrawal = %row.id, error = %err, "no collection wallet to pay from yet; the withdrawal will be sent again");
+                withdrawals::release_send_lease(&state.pool, row.id).await?;
+                return Ok(row);
+            }
+        }
+    } else {
+        None
+    };
     let request = WithdrawalRequest {
         merchant_id: row.merchant_id,
         request_id: &row.provider_request_id,
@@ -197,6 +211,7 @@ pub async fn submit(
         to_address: &row.to_address,
         memo: row.memo.as_deref(),
         callback_url: &callback_url,
+        from_wallet: from_wallet.as_deref(),
     };
     let result = provider.submit_withdrawal(&request).await;
     let mut accepted = None;
@@ -206,9 +221,11 @@ pub async fn submit(
             (WithdrawalState::Submitted, None)
         }
         Err(ProviderError::Duplicate) => (WithdrawalState::Submitted, None),
-        Err(err @ (ProviderError::Refused { .. } | ProviderError::Unsupported(_)))
-            if attempt == Attempt::First =>
-        {
+        Err(
+            err @ (ProviderError::Refused { .. }
+            | ProviderError::InsufficientFunds(_)
+            | ProviderError::Unsupported(_)),
+        ) if attempt == Attempt::First => {
             (WithdrawalState::Rejected, Some(SubmissionError::from(err)))
         }
         Err(err @ ProviderError::Unknown { .. }) => {
@@ -272,6 +289,11 @@ impl From<ProviderError> for SubmissionError {
             ProviderError::Unsupported(_) => (
                 "unsupported",
                 "this provider account cannot send this withdrawal",
+                None,
+            ),
+            ProviderError::InsufficientFunds(_) => (
+                "insufficient_funds",
+                "the provider account's paying wallet does not hold enough for this withdrawal",
                 None,
             ),
             ProviderError::Unknown {

@@ -8,6 +8,7 @@ pub mod inbound;
 pub mod payprotocol;
 pub mod registry;
 pub mod text_fields;
+pub mod ubao;
 pub mod udun;
 pub mod waas;
 
@@ -99,6 +100,9 @@ pub struct WithdrawalRequest<'a> {
     pub to_address: &'a str,
     pub memo: Option<&'a str>,
     pub callback_url: &'a str,
+    /// The account's wallet to pay from, for providers that pay only from one of ours
+    /// ([`Provider::pays_from_collection_wallet`]).
+    pub from_wallet: Option<&'a str>,
 }
 
 /// Who may call an account's approval endpoint.
@@ -131,6 +135,23 @@ pub struct WithdrawalRef<'a> {
     pub provider_ref: Option<&'a str>,
 }
 
+/// What an account can do beyond addresses, deposits and withdrawals (`/v1/assets`
+/// `capabilities`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Capability {
+    /// Watches outside addresses: `POST /v1/watch-addresses`.
+    WatchAddresses,
+    /// Checks a signed message proves an address's owner: `POST /v1/addresses/verify-ownership`.
+    OwnershipProof,
+    /// Checks addresses itself: `POST /v1/addresses/validate`.
+    AddressValidation,
+    /// Reports the balances of the account's addresses.
+    Balances,
+    /// Sweeps deposits into the wallet it pays out from.
+    Sweeps,
+}
+
 /// An order the provider told us about, by the ids it knows it by.
 #[derive(Debug, Clone, Copy)]
 pub enum OrderRef<'a> {
@@ -147,6 +168,9 @@ pub enum ProviderError {
     /// The provider certainly did not act (bad address, balance, parameters, signature).
     #[error("provider refused ({code}): {message}")]
     Refused { code: String, message: String },
+    /// A refusal because the wallet paying out does not hold enough: the provider did not act.
+    #[error("the paying wallet does not hold enough: {0}")]
+    InsufficientFunds(String),
     /// The provider already holds a request with this id: an earlier attempt reached it.
     #[error("provider already has this request")]
     Duplicate,
@@ -350,5 +374,70 @@ pub trait Provider: Send + Sync {
     /// to come again, rather than paying or crediting with the wrong decimals.
     fn asset_problem(&self, _chain_asset: &ChainAsset) -> Option<String> {
         None
+    }
+
+    /// What the account offers beyond addresses, deposits and withdrawals.
+    fn capabilities(&self) -> &'static [Capability] {
+        &[]
+    }
+
+    /// Has the provider watch an outside address, its transfers notified to `callback_url`.
+    async fn watch_address(
+        &self,
+        _chain: &str,
+        _address: &str,
+        _callback_url: &str,
+    ) -> Result<(), ProviderError> {
+        Err(ProviderError::Unsupported(
+            "the provider watches no outside addresses".into(),
+        ))
+    }
+
+    /// Whether `signature` of `message` proves the owner of `address`.
+    async fn verify_ownership(
+        &self,
+        _chain: &str,
+        _address: &str,
+        _message: &str,
+        _signature: &str,
+    ) -> Result<bool, ProviderError> {
+        Err(ProviderError::Unsupported(
+            "the provider offers no ownership proof".into(),
+        ))
+    }
+
+    /// Whether withdrawals are paid only from a wallet of the account's own on each chain (UBAO's
+    /// collection wallet), which the gateway then keeps and passes as `from_wallet`.
+    fn pays_from_collection_wallet(&self) -> bool {
+        false
+    }
+
+    /// The collection wallet the configuration gives for `chain`, if any.
+    fn configured_collection_wallet(&self, _chain: &str) -> Option<String> {
+        None
+    }
+
+    /// Makes the account's collection wallet on `chain`, its notifications to `callback_url`.
+    async fn create_collection_wallet(
+        &self,
+        chain: &str,
+        _callback_url: &str,
+    ) -> Result<String, ProviderError> {
+        Err(ProviderError::Unsupported(format!(
+            "no collection wallet on {chain}"
+        )))
+    }
+
+    /// The smallest confirmed deposit of `chain_asset` that is swept into the collection wallet;
+    /// `None`: no sweeps.
+    fn sweep_threshold(&self, _chain_asset: &ChainAsset) -> Option<Decimal> {
+        None
+    }
+
+    /// Asks the provider to sweep `address`'s `chain_asset` into the collection wallet.
+    async fn sweep(&self, chain_asset: &ChainAsset, _address: &str) -> Result<(), ProviderError> {
+        Err(ProviderError::Unsupported(format!(
+            "no sweeps of {chain_asset}"
+        )))
     }
 }

@@ -17,6 +17,7 @@ pub const KINDS: &[ProviderKind] = &[
     super::chainup_mpc::KIND,
     super::waas::KIND,
     super::payprotocol::KIND,
+    super::ubao::KIND,
 ];
 
 /// Builds the adapter for an account of a kind, calling the provider at the given base URL.

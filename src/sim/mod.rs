@@ -4,6 +4,7 @@
 
 pub mod chainup;
 pub mod payprotocol;
+pub mod ubao;
 pub mod udun;
 pub mod waas;
 

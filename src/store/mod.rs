@@ -9,6 +9,7 @@ pub mod outbox;
 pub mod polling;
 pub mod states;
 pub mod transitions;
+pub mod treasury;
 pub mod webhooks;
 pub mod withdrawals;
 

@@ -4,6 +4,7 @@
 pub mod outbox;
 pub mod pollers;
 pub mod resubmit;
+pub mod sweeps;
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -18,6 +19,7 @@ pub fn spawn(state: AppState, stop: watch::Receiver<bool>) -> JoinHandle<()> {
         }
         tasks.spawn(resubmit::run(state.clone(), stop.clone()));
         tasks.spawn(pollers::run(state.clone(), stop.clone()));
+        tasks.spawn(sweeps::run(state.clone(), stop.clone()));
         tasks.spawn(metrics_upkeep(stop.clone()));
         for provider in state.registry.all() {
             tasks.spawn(check_assets(provider.clone(), stop.clone()));

@@ -27,6 +27,9 @@ pub const WAAS_API_KEY: &str = "test-waas-api-key";
 pub const PAY_ACCOUNT: &str = "payprotocol-main";
 pub const PAY_API_KEY: &str = "test-pay-key";
 pub const PAY_API_SECRET: &str = "test-pay-secret";
+pub const UBAO_ACCOUNT: &str = "ubao-main";
+pub const UBAO_API_KEY: &str = "test-ubao-key";
+pub const UBAO_MERCHANT_ID: i64 = 2000213;
 /// The secret Co-Signer presents on the approval endpoint (in its callback URL).
 pub const APPROVAL_TOKEN: &str = "test-approval-token-3f9c2a";
 pub const USDT_TRC20: &str = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t";
@@ -57,6 +60,8 @@ pub struct TestOptions {
     pub submit_wait_ms: u64,
     /// `workers.attention_after_secs`: how long a withdrawal may be quiet before ops see it.
     pub attention_after_secs: u64,
+    /// The UBAO account's base URL; its built-in simulator (`sim`) by default.
+    pub ubao_base_url: Option<String>,
     /// The Pay Protocol account's `unverified_prompts_per_minute`.
     pub pay_unverified_per_minute: u32,
     /// The WaaS account's `withdraw_mode`: `verify` or `direct`.
@@ -91,6 +96,7 @@ impl Default for TestOptions {
             submit_wait_ms: 5_000,
             attention_after_secs: 1_800,
             pay_unverified_per_minute: 30,
+            ubao_base_url: None,
             header_read_timeout_ms: 10_000,
             body_read_timeout_ms: 10_000,
             request_timeout_ms: 30_000,
@@ -299,6 +305,41 @@ asset = "USDT"
 decimals = 6
 chain_id = 2
 currency_id = 4
+
+[[providers]]
+id = "{UBAO_ACCOUNT}"
+kind = "ubao"
+base_url = "{ubao_base_url}"
+timeout_secs = {timeout}
+
+[providers.ubao]
+merchant_id = {UBAO_MERCHANT_ID}
+api_key = "{UBAO_API_KEY}"
+sim_callback_schedule_ms = [0, 1000, 3000, 6000]
+
+[[providers.assets]]
+chain = "TRX"
+asset = "TRX"
+decimals = 6
+coin_id = 1003
+chain_type = 160
+
+[[providers.assets]]
+chain = "TRX"
+asset = "USDT"
+decimals = 6
+coin_id = 1004
+chain_type = 160
+contract = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"
+sweep_min = "10"
+
+[[providers.assets]]
+chain = "BSC"
+asset = "USDT"
+decimals = 18
+coin_id = 1002
+chain_type = 170
+contract = "0x55d398326f99059ff775485246999027b3197955"
 "#,
         timeout = options.provider_timeout_secs,
         mode = options.withdraw_mode,
@@ -310,6 +351,7 @@ currency_id = 4
         submit_wait_ms = options.submit_wait_ms,
         attention_after = options.attention_after_secs,
         pay_unverified = options.pay_unverified_per_minute,
+        ubao_base_url = options.ubao_base_url.as_deref().unwrap_or("sim"),
         chainup_account = options.chainup_account,
         waas_mode = options.waas_withdraw_mode,
         header_read_timeout = options.header_read_timeout_ms,
@@ -511,6 +553,27 @@ impl TestApp {
 
     pub fn pay(&self) -> sims::Pay<'_> {
         sims::Pay { app: self }
+    }
+
+    pub fn ubao(&self) -> sims::Ubao<'_> {
+        sims::Ubao { app: self }
+    }
+
+    /// Another gateway instance on the same database whose UBAO account uses this one's UBAO
+    /// simulator, as a second replica would share the one real UBAO.
+    pub async fn instance_sharing_ubao(&self) -> Gateway {
+        let options = TestOptions {
+            ubao_base_url: Some(format!("{}/sim/ubao", self.url)),
+            ..self.options.clone()
+        };
+        let settings = Settings::from_toml(&settings_toml(
+            &self.database_url,
+            &format!("{}/sim/udun", self.sim_url),
+            &format!("{}/sim/chainup", self.url),
+            &options,
+        ))
+        .unwrap();
+        start(settings).await.expect("another instance starts")
     }
 
     /// The built-in ChainUp simulator's control API.

@@ -315,3 +315,77 @@ impl Pay<'_> {
             .unwrap()
     }
 }
+
+/// The UBAO simulator (`/sim/ubao`).
+pub struct Ubao<'a> {
+    pub(super) app: &'a TestApp,
+}
+
+impl Ubao<'_> {
+    async fn post(&self, path: &str, body: Value) -> Value {
+        let url = format!("{}/sim/ubao{path}", self.app.url);
+        self.app.control(&url, &body).await
+    }
+
+    /// A deposit of `amount` (whole units) of coin `coin_id` to a receive address.
+    pub async fn deposit(&self, address: &str, amount: &str, coin_id: i64) -> Value {
+        self.deposit_with(address, amount, json!({ "coin_id": coin_id }))
+            .await
+    }
+
+    /// A deposit with more fields set (`coin_id`, `repeat`).
+    pub async fn deposit_with(&self, address: &str, amount: &str, extra: Value) -> Value {
+        let body = merged(json!({ "address": address, "amount": amount }), extra);
+        self.post("/deposits", body).await
+    }
+
+    /// A transfer seen on a watched address.
+    pub async fn watch_transfer(&self, address: &str, amount: &str, coin_id: i64) -> Value {
+        self.post(
+            &format!("/watch/{address}/transfers"),
+            json!({ "amount": amount, "coin_id": coin_id }),
+        )
+        .await
+    }
+
+    /// `complete` or `fail` a withdrawal.
+    pub async fn withdrawal(&self, order_sn: &str, action: &str) -> Value {
+        self.post(&format!("/withdrawals/{order_sn}/{action}"), json!({}))
+            .await
+    }
+
+    /// Registers a proof the simulator will accept.
+    pub async fn ownership(&self, address: &str, message: &str, signature: &str) {
+        self.post(
+            "/ownership",
+            json!({ "address": address, "message": message, "signature": signature }),
+        )
+        .await;
+    }
+
+    /// Adds to a collection wallet's balance.
+    pub async fn fund(&self, address: &str, amount: &str, coin_id: i64) {
+        self.post(
+            &format!("/collection/{address}/fund"),
+            json!({ "amount": amount, "coin_id": coin_id }),
+        )
+        .await;
+    }
+
+    pub async fn faults(&self, body: Value) {
+        self.post("/faults", body).await;
+    }
+
+    pub async fn state(&self) -> Value {
+        let url = format!("{}/sim/ubao/state", self.app.url);
+        self.app
+            .http
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+}

@@ -20,7 +20,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::AppState;
-use crate::api::{merchant, ops, webhooks};
+use crate::api::{merchant, ops, outside_addresses, webhooks};
 use crate::orders::views::{AddressView, DepositView, WithdrawalView};
 
 #[derive(OpenApi)]
@@ -42,6 +42,8 @@ use crate::orders::views::{AddressView, DepositView, WithdrawalView};
         merchant::list_deposits,
         merchant::get_deposit,
         merchant::list_assets,
+        outside_addresses::watch_address,
+        outside_addresses::verify_ownership,
         webhooks::set_endpoint,
         webhooks::get_endpoint,
         webhooks::rotate_secret,
@@ -79,6 +81,9 @@ pub struct MerchantDoc;
         ops::account_assets,
         ops::refresh_account,
         ops::renotify_order,
+        ops::sweep_now,
+        ops::list_sweeps,
+        ops::list_balances,
         ops::list_deliveries,
         ops::replay_webhooks,
     ),

@@ -45,6 +45,19 @@ pub fn ops(state: &AppState) -> Value {
         .collect();
     restrict_path_id(&mut spec, "/ops/accounts/{id}/assets", "get", all.clone());
     restrict_path_id(&mut spec, "/ops/accounts/{id}/refresh", "post", all);
+    let able = |capability: crate::providers::Capability| -> Vec<Value> {
+        state
+            .registry
+            .all()
+            .filter(|p| p.capabilities().contains(&capability))
+            .map(|p| json!(p.account_id()))
+            .collect()
+    };
+    let sweeping = able(crate::providers::Capability::Sweeps);
+    restrict_path_id(&mut spec, "/ops/accounts/{id}/sweeps", "post", sweeping.clone());
+    restrict_path_id(&mut spec, "/ops/accounts/{id}/sweeps", "get", sweeping);
+    let balances = able(crate::providers::Capability::Balances);
+    restrict_path_id(&mut spec, "/ops/accounts/{id}/balances", "get", balances);
     restrict_path_id(&mut spec, "/ops/accounts/{id}/poll", "post", polled);
     spec
 }
