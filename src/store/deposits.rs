@@ -1,6 +1,6 @@
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use sqlx::{PgConnection, PgPool};
+use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use crate::domain::DepositState;
@@ -177,15 +177,17 @@ pub async fn find(pool: &PgPool, id: Uuid) -> Result<Option<DepositRow>, sqlx::E
         .await
 }
 
+/// [`search`]: `$1` the term, `$2` the limit.
+pub const SEARCH: &str =
+    "SELECT * FROM deposits WHERE tx_hash = $1 OR address = $1 ORDER BY created_at DESC LIMIT $2";
+
 /// Deposits whose transaction hash or address is `term`, newest first (ops lookup).
 pub async fn search(pool: &PgPool, term: &str, limit: i64) -> Result<Vec<DepositRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT * FROM deposits WHERE tx_hash = $1 OR address = $1 ORDER BY created_at DESC LIMIT $2",
-    )
-    .bind(term)
-    .bind(limit)
-    .fetch_all(pool)
-    .await
+    sqlx::query_as(SEARCH)
+        .bind(term)
+        .bind(limit)
+        .fetch_all(pool)
+        .await
 }
 
 #[derive(Debug, Default)]
@@ -205,25 +207,47 @@ pub async fn list_for_merchant(
     filter: &DepositFilter,
     limit: i64,
 ) -> Result<Vec<DepositRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT d.* FROM deposits d
-         WHERE ($1::uuid IS NULL OR d.merchant_id = $1)
-           AND ($2::text IS NULL OR d.user_id = $2)
-           AND ($3::text IS NULL OR d.address = $3)
-           AND ($4::text IS NULL OR d.state = $4)
-           AND ($5::text IS NULL OR d.tx_hash = $5)
-           AND ($6::uuid IS NULL OR (d.created_at, d.id) <
-                (SELECT c.created_at, c.id FROM deposits c WHERE c.id = $6))
-         ORDER BY d.created_at DESC, d.id DESC
-         LIMIT $7",
-    )
-    .bind(merchant_id)
-    .bind(&filter.user_id)
-    .bind(&filter.address)
-    .bind(&filter.state)
-    .bind(&filter.tx_hash)
-    .bind(filter.after)
-    .bind(limit)
-    .fetch_all(pool)
-    .await
+    listing("SELECT d.*", merchant_id, filter, limit)
+        .build_query_as()
+        .fetch_all(pool)
+        .await
+}
+
+/// The query [`list_for_merchant`] runs, after `select`. Only the filters given are in it, so that
+/// every plan can use the index that fits them.
+pub fn listing(
+    select: &str,
+    merchant_id: Option<Uuid>,
+    filter: &DepositFilter,
+    limit: i64,
+) -> QueryBuilder<Postgres> {
+    let mut query = QueryBuilder::new(select);
+    query.push(" FROM deposits d WHERE TRUE");
+    if let Some(merchant_id) = merchant_id {
+        query.push(" AND d.merchant_id = ").push_bind(merchant_id);
+    }
+    for (column, value) in [
+        ("user_id", &filter.user_id),
+        ("address", &filter.address),
+        ("state", &filter.state),
+        ("tx_hash", &filter.tx_hash),
+    ] {
+        if let Some(value) = value {
+            query
+                .push(format_args!(" AND d.{column} = "))
+                .push_bind(value.as_str());
+        }
+    }
+    if let Some(after) = filter.after {
+        query
+            .push(
+                " AND (d.created_at, d.id) < (SELECT c.created_at, c.id FROM deposits c WHERE c.id = ",
+            )
+            .push_bind(after)
+            .push(")");
+    }
+    query
+        .push(" ORDER BY d.created_at DESC, d.id DESC LIMIT ")
+        .push_bind(limit);
+    query
 }

@@ -226,6 +226,17 @@ macro_rules! select_deliveries {
     };
 }
 
+/// [`list_events`]: `$1` the merchant, `$2` the type or null, `$3` the cursor or null, `$4` the
+/// limit.
+pub const EVENTS: &str = concat!(
+    select_deliveries!(),
+    " WHERE merchant_id = $1 AND ($2::text IS NULL OR event_type = $2)
+       AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
+       AND ($3::uuid IS NULL OR (tx_id, log_position) >
+            (SELECT c.tx_id, c.log_position FROM webhook_outbox c WHERE c.id = $3 AND c.merchant_id = $1))
+     ORDER BY tx_id, log_position LIMIT $4"
+);
+
 /// A merchant's events after `after` (an event id), optionally of one type, in commit-safe order:
 /// only events whose transactions are older than every running one are listed, so a later page
 /// never gains an event before its cursor.
@@ -236,21 +247,13 @@ pub async fn list_events(
     after: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<Delivery>, sqlx::Error> {
-    sqlx::query_as(
-        concat!(
-        select_deliveries!(),
-        " WHERE merchant_id = $1 AND ($2::text IS NULL OR event_type = $2)
-           AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
-           AND ($3::uuid IS NULL OR (tx_id, log_position) >
-                (SELECT c.tx_id, c.log_position FROM webhook_outbox c WHERE c.id = $3 AND c.merchant_id = $1))
-         ORDER BY tx_id, log_position LIMIT $4"
-    ))
-    .bind(merchant_id)
-    .bind(event_type)
-    .bind(after)
-    .bind(limit)
-    .fetch_all(pool)
-    .await
+    sqlx::query_as(EVENTS)
+        .bind(merchant_id)
+        .bind(event_type)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(pool)
+        .await
 }
 
 /// Operators' view: deliveries by merchant and state, newest first.

@@ -1,6 +1,6 @@
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use sqlx::{PgConnection, PgExecutor, PgPool};
+use sqlx::{PgConnection, PgExecutor, PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use crate::domain::WithdrawalState;
@@ -284,22 +284,45 @@ pub async fn list_for_merchant(
     after: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<WithdrawalRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT w.* FROM withdrawals w
-         WHERE w.merchant_id = $1
-           AND ($2::text IS NULL OR w.state = $2)
-           AND ($3::uuid IS NULL OR (w.created_at, w.id) <
-                (SELECT c.created_at, c.id FROM withdrawals c WHERE c.id = $3))
-         ORDER BY w.created_at DESC, w.id DESC
-         LIMIT $4",
-    )
-    .bind(merchant_id)
-    .bind(state)
-    .bind(after)
-    .bind(limit)
-    .fetch_all(pool)
-    .await
+    listing("SELECT w.*", merchant_id, state, after, limit)
+        .build_query_as()
+        .fetch_all(pool)
+        .await
 }
+
+/// The query [`list_for_merchant`] runs, after `select`, with only the filters given.
+pub fn listing(
+    select: &str,
+    merchant_id: Uuid,
+    state: Option<&str>,
+    after: Option<Uuid>,
+    limit: i64,
+) -> QueryBuilder<Postgres> {
+    let mut query = QueryBuilder::new(select);
+    query
+        .push(" FROM withdrawals w WHERE w.merchant_id = ")
+        .push_bind(merchant_id);
+    if let Some(state) = state {
+        query.push(" AND w.state = ").push_bind(state);
+    }
+    if let Some(after) = after {
+        query
+            .push(
+                " AND (w.created_at, w.id) < (SELECT c.created_at, c.id FROM withdrawals c WHERE c.id = ",
+            )
+            .push_bind(after)
+            .push(")");
+    }
+    query
+        .push(" ORDER BY w.created_at DESC, w.id DESC LIMIT ")
+        .push_bind(limit);
+    query
+}
+
+/// [`search`]: `$1` the term, `$2` the limit.
+pub const SEARCH: &str = "SELECT * FROM withdrawals
+     WHERE client_order_id = $1 OR provider_request_id = $1 OR tx_hash = $1 OR to_address = $1
+     ORDER BY created_at DESC LIMIT $2";
 
 /// Withdrawals whose client order id, provider request id, transaction hash or destination is
 /// `term`, newest first (ops lookup).
@@ -308,15 +331,11 @@ pub async fn search(
     term: &str,
     limit: i64,
 ) -> Result<Vec<WithdrawalRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT * FROM withdrawals
-         WHERE client_order_id = $1 OR provider_request_id = $1 OR tx_hash = $1 OR to_address = $1
-         ORDER BY created_at DESC LIMIT $2",
-    )
-    .bind(term)
-    .bind(limit)
-    .fetch_all(pool)
-    .await
+    sqlx::query_as(SEARCH)
+        .bind(term)
+        .bind(limit)
+        .fetch_all(pool)
+        .await
 }
 
 /// Up to `limit` withdrawals the provider holds and has not finished, not asked about for `after_secs`,

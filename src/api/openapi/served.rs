@@ -54,7 +54,12 @@ pub fn ops(state: &AppState) -> Value {
             .collect()
     };
     let sweeping = able(crate::providers::Capability::Sweeps);
-    restrict_path_id(&mut spec, "/ops/accounts/{id}/sweeps", "post", sweeping.clone());
+    restrict_path_id(
+        &mut spec,
+        "/ops/accounts/{id}/sweeps",
+        "post",
+        sweeping.clone(),
+    );
     restrict_path_id(&mut spec, "/ops/accounts/{id}/sweeps", "get", sweeping);
     let balances = able(crate::providers::Capability::Balances);
     restrict_path_id(&mut spec, "/ops/accounts/{id}/balances", "get", balances);
