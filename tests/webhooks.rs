@@ -90,6 +90,25 @@ async fn deposits_reach_the_merchant_signed_as_standard_webhooks() {
 }
 
 #[tokio::test]
+async fn a_commit_wakes_the_deliverers_without_waiting_for_their_poll() {
+    // Polling once a minute: only the commit's wake-up can bring these within seconds.
+    let app = TestApp::spawn_with(TestOptions {
+        webhook_poll_interval_ms: 60_000,
+        ..TestOptions::webhooks(2)
+    })
+    .await;
+    let receiver = Receiver::start().await;
+    app.set_webhook_url(&receiver.url).await;
+    // The workers' first poll comes at start; whatever commits after it waits for a wake-up.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = std::time::Instant::now();
+    deposit(&app, "wake", "0.5").await;
+    // Ten seconds: far less than the minute until the next poll.
+    receiver.wait_for(2, Duration::from_secs(10)).await;
+    eprintln!("delivered {:?} after the deposit", started.elapsed());
+}
+
+#[tokio::test]
 async fn failures_are_retried_with_growing_delays_until_delivered() {
     let app = TestApp::spawn_with(TestOptions {
         retry_schedule_ms: vec![100, 300, 900, 2_700],
@@ -225,6 +244,7 @@ async fn a_thousand_events_with_four_workers_arrive_once_each_in_order_per_order
     for _ in 0..4 {
         tokio::spawn(custody_gateway::workers::outbox::run(
             app.gateway.state.clone(),
+            std::sync::Arc::new(tokio::sync::Notify::new()),
             stopped.clone(),
         ));
     }

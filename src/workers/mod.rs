@@ -14,8 +14,14 @@ use crate::AppState;
 pub fn spawn(state: AppState, stop: watch::Receiver<bool>) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut tasks = tokio::task::JoinSet::new();
-        for _ in 0..state.settings.webhooks.workers {
-            tasks.spawn(outbox::run(state.clone(), stop.clone()));
+        let wakers: Vec<_> = (0..state.settings.webhooks.workers)
+            .map(|_| std::sync::Arc::new(tokio::sync::Notify::new()))
+            .collect();
+        for wake in &wakers {
+            tasks.spawn(outbox::run(state.clone(), wake.clone(), stop.clone()));
+        }
+        if !wakers.is_empty() {
+            tasks.spawn(outbox::wake_on_commit(state.clone(), wakers, stop.clone()));
         }
         tasks.spawn(resubmit::run(state.clone(), stop.clone()));
         tasks.spawn(pollers::run(state.clone(), stop.clone()));

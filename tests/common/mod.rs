@@ -60,6 +60,8 @@ pub struct TestOptions {
     pub submit_wait_ms: u64,
     /// `workers.attention_after_secs`: how long a withdrawal may be quiet before ops see it.
     pub attention_after_secs: u64,
+    /// `webhooks.poll_interval_ms`: how often workers look for due deliveries without a wake-up.
+    pub webhook_poll_interval_ms: u64,
     /// The UBAO account's base URL; its built-in simulator (`sim`) by default.
     pub ubao_base_url: Option<String>,
     /// The Pay Protocol account's `unverified_prompts_per_minute`.
@@ -97,6 +99,7 @@ impl Default for TestOptions {
             attention_after_secs: 1_800,
             pay_unverified_per_minute: 30,
             ubao_base_url: None,
+            webhook_poll_interval_ms: 20,
             header_read_timeout_ms: 10_000,
             body_read_timeout_ms: 10_000,
             request_timeout_ms: 30_000,
@@ -155,7 +158,7 @@ attention_after_secs = {attention_after}
 [webhooks]
 workers = {webhook_workers}
 in_flight_per_worker = 16
-poll_interval_ms = 20
+poll_interval_ms = {webhook_poll}
 timeout_ms = {webhook_timeout}
 retry_schedule_ms = {schedule:?}
 allow_private_addresses = {allow_private}
@@ -351,6 +354,7 @@ contract = "0x55d398326f99059ff775485246999027b3197955"
         submit_wait_ms = options.submit_wait_ms,
         attention_after = options.attention_after_secs,
         pay_unverified = options.pay_unverified_per_minute,
+        webhook_poll = options.webhook_poll_interval_ms,
         ubao_base_url = options.ubao_base_url.as_deref().unwrap_or("sim"),
         chainup_account = options.chainup_account,
         waas_mode = options.waas_withdraw_mode,
