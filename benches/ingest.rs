@@ -4,20 +4,13 @@
 //! `cargo bench --bench ingest [-- CALLBACKS CONCURRENCY]` (defaults 2000 and 32). Prints what it
 //! measured and checks that every deposit was stored exactly once.
 
-use std::time::{Duration, Instant};
-
-use futures::StreamExt;
-use serde_json::{Value, json};
-
 use custody_gateway::config::Settings;
 use custody_gateway::start;
 
 mod common;
 
-use common::{SERVER, drop_database};
+use common::{SERVER, drop_database, held_callbacks, post_callbacks, udun_addresses};
 const API_KEY: &str = "cgk_demo_key_for_the_simulators_only";
-/// One callback in this many is delivered a second time.
-const REPEAT_EVERY: usize = 5;
 
 #[tokio::main]
 async fn main() {
@@ -38,54 +31,17 @@ async fn main() {
     let url = gateway.url();
     let http = reqwest::Client::new();
 
-    // Addresses for 100 users, then one held (signed, unsent) callback per deposit.
-    let mut addresses = Vec::new();
-    for user in 0..100 {
-        let created = post_json(
-            http.post(format!("{url}/v1/addresses"))
-                .bearer_auth(API_KEY),
-            json!({ "user_id": format!("bench-{user}"), "chain": "BTC", "asset": "BTC" }),
-        )
-        .await;
-        addresses.push(created["address"].as_str().unwrap().to_owned());
-    }
-    let mut forms = Vec::with_capacity(callbacks + callbacks / REPEAT_EVERY);
-    for n in 0..callbacks {
-        let held = post_json(
-            http.post(format!("{url}/sim/udun/deposits")),
-            json!({ "address": addresses[n % addresses.len()], "amount": "0.00012345", "hold": true }),
-        )
-        .await;
-        forms.push(held["form"].as_str().unwrap().to_owned());
-    }
-    let repeats: Vec<String> = forms.iter().step_by(REPEAT_EVERY).cloned().collect();
-    forms.extend(repeats);
-    let sent = forms.len();
-
-    let started = Instant::now();
-    let mut latencies: Vec<Duration> = futures::stream::iter(forms)
-        .map(|form| {
-            let http = http.clone();
-            let target = format!("{url}/callbacks/udun-main");
-            async move {
-                let begun = Instant::now();
-                let response = http
-                    .post(target)
-                    .header("content-type", "application/x-www-form-urlencoded")
-                    .body(form)
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(response.text().await.unwrap(), "success");
-                begun.elapsed()
-            }
-        })
-        .buffer_unordered(concurrency)
-        .collect()
-        .await;
-    let elapsed = started.elapsed();
-    latencies.sort();
-    let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+    let addresses = udun_addresses(&http, &url, API_KEY, "bench", 100).await;
+    let forms = held_callbacks(&http, &url, &addresses, callbacks).await;
+    let round = post_callbacks(
+        &http,
+        &format!("{url}/callbacks/udun-main"),
+        forms,
+        concurrency,
+    )
+    .await;
+    let (sent, elapsed) = (round.sent, round.elapsed);
+    let at = |q: f64| round.at(q);
 
     let pool = gateway.state.pool.clone();
     let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM deposits")
@@ -104,16 +60,13 @@ async fn main() {
         sent - callbacks
     );
     println!("  wall time        {:.2} s", elapsed.as_secs_f64());
-    println!(
-        "  throughput       {:.0} callbacks/s",
-        sent as f64 / elapsed.as_secs_f64()
-    );
+    println!("  throughput       {:.0} callbacks/s", round.per_second());
     println!(
         "  latency          p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
         at(0.50).as_secs_f64() * 1e3,
         at(0.95).as_secs_f64() * 1e3,
         at(0.99).as_secs_f64() * 1e3,
-        latencies.last().unwrap().as_secs_f64() * 1e3
+        round.latencies.last().unwrap().as_secs_f64() * 1e3
     );
     println!("  stored           {stored} deposits, {notices} deposit.confirmed notifications");
     let exact = stored == callbacks as i64 && notices == callbacks as i64;
@@ -123,15 +76,4 @@ async fn main() {
     drop(pool);
     drop_database(&database).await;
     assert!(exact, "every deposit must be stored exactly once");
-}
-
-async fn post_json(request: reqwest::RequestBuilder, body: Value) -> Value {
-    request
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
 }

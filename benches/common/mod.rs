@@ -1,4 +1,5 @@
 //! What the benchmarks share: the PostgreSQL server they use and the cleanup of their databases.
+#![allow(dead_code)]
 
 /// The local PostgreSQL server every benchmark database lives on.
 pub const SERVER: &str = "postgres://postgres@127.0.0.1:5432";
@@ -12,4 +13,122 @@ pub async fn drop_database(name: &str) {
             .execute(&mut admin)
             .await;
     }
+}
+
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use serde_json::{Value, json};
+
+/// One callback in this many is delivered a second time, as providers retry.
+pub const REPEAT_EVERY: usize = 5;
+
+/// What one round of callbacks measured.
+pub struct IngestRound {
+    pub sent: usize,
+    pub elapsed: Duration,
+    /// Sorted.
+    pub latencies: Vec<Duration>,
+}
+
+impl IngestRound {
+    pub fn per_second(&self) -> f64 {
+        self.sent as f64 / self.elapsed.as_secs_f64()
+    }
+
+    pub fn at(&self, q: f64) -> Duration {
+        let n = self.latencies.len();
+        self.latencies[((n as f64 * q) as usize).min(n - 1)]
+    }
+}
+
+/// Deposit addresses for `users` users of the demo merchant (`key`), on Udun's BTC.
+pub async fn udun_addresses(
+    http: &reqwest::Client,
+    url: &str,
+    key: &str,
+    prefix: &str,
+    users: usize,
+) -> Vec<String> {
+    let mut addresses = Vec::new();
+    for user in 0..users {
+        let created = post_json(
+            http.post(format!("{url}/v1/addresses")).bearer_auth(key),
+            json!({ "user_id": format!("{prefix}-{user}"), "chain": "BTC", "asset": "BTC" }),
+        )
+        .await;
+        addresses.push(created["address"].as_str().unwrap().to_owned());
+    }
+    addresses
+}
+
+/// Signed Udun deposit callbacks, one per deposit over `addresses`, held by the simulator rather
+/// than sent; a fifth of them twice.
+pub async fn held_callbacks(
+    http: &reqwest::Client,
+    url: &str,
+    addresses: &[String],
+    deposits: usize,
+) -> Vec<String> {
+    let mut forms = Vec::with_capacity(deposits + deposits / REPEAT_EVERY);
+    for n in 0..deposits {
+        let held = post_json(
+            http.post(format!("{url}/sim/udun/deposits")),
+            json!({ "address": addresses[n % addresses.len()], "amount": "0.00012345", "hold": true }),
+        )
+        .await;
+        forms.push(held["form"].as_str().unwrap().to_owned());
+    }
+    let repeats: Vec<String> = forms.iter().step_by(REPEAT_EVERY).cloned().collect();
+    forms.extend(repeats);
+    forms
+}
+
+/// Posts `forms` to `target`, `concurrency` at a time, each expected to be answered `success`.
+pub async fn post_callbacks(
+    http: &reqwest::Client,
+    target: &str,
+    forms: Vec<String>,
+    concurrency: usize,
+) -> IngestRound {
+    let sent = forms.len();
+    let started = Instant::now();
+    let mut latencies: Vec<Duration> = futures::stream::iter(forms)
+        .map(|form| {
+            let http = http.clone();
+            let target = target.to_owned();
+            async move {
+                let begun = Instant::now();
+                let response = http
+                    .post(target)
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(form)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.text().await.unwrap(), "success");
+                begun.elapsed()
+            }
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    let elapsed = started.elapsed();
+    latencies.sort();
+    IngestRound {
+        sent,
+        elapsed,
+        latencies,
+    }
+}
+
+pub async fn post_json(request: reqwest::RequestBuilder, body: Value) -> Value {
+    request
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }

@@ -1,0 +1,217 @@
+//! Cost as data grows: callback ingest on an empty database, then the same after seeding a
+//! million deposits (100,000 users), two million events and 100,000 withdrawals, and the latency
+//! of the listings a merchant and an operator use most, on the seeded database.
+//!
+//! `cargo bench --bench scale [-- DEPOSITS]` (default 1,000,000; events are twice as many).
+//! Prints a table and one JSON line.
+
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use serde_json::json;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use custody_gateway::config::Settings;
+use custody_gateway::start;
+
+mod common;
+
+use common::{SERVER, drop_database, held_callbacks, post_callbacks, udun_addresses};
+
+const API_KEY: &str = "cgk_demo_key_for_the_simulators_only";
+const OPS_TOKEN: &str = "ops_demo_token";
+/// Callbacks per ingest round, and how many at once.
+const CALLBACKS: usize = 2_000;
+const CONCURRENCY: usize = 32;
+/// Requests per listing, and how many at once.
+const REQUESTS: usize = 400;
+const LISTING_CONCURRENCY: usize = 8;
+
+/// A million deposits over 100,000 users (about ten each), twice as many events in the merchant's
+/// log, and 100,000 withdrawals, written by `generate_series` in a few statements.
+async fn seed(pool: &PgPool, merchant: Uuid, deposits: i64) {
+    let users = (deposits / 10).max(1);
+    let statements = [
+        format!(
+            "INSERT INTO addresses (id, merchant_id, user_id, account_id, chain, asset, address)
+             SELECT gen_random_uuid(), '{merchant}', 'seed-' || u, 'udun-main', 'BTC', 'BTC', 'seedaddr' || u
+               FROM generate_series(1, {users}) u"
+        ),
+        format!(
+            "INSERT INTO deposits (id, merchant_id, address_id, account_id, provider_ref, user_id, chain,
+                                   asset, address, amount, tx_hash, state, created_at, updated_at)
+             SELECT gen_random_uuid(), '{merchant}', a.id, 'udun-main', 'seed-' || d, a.user_id, 'BTC', 'BTC',
+                    a.address, 0.001, 'seedtx' || d, 'confirmed',
+                    now() - make_interval(secs => {deposits} - d), now()
+               FROM generate_series(1, {deposits}) d
+               JOIN addresses a ON a.account_id = 'udun-main' AND a.chain = 'BTC'
+                               AND a.address = 'seedaddr' || (d % {users} + 1)"
+        ),
+        format!(
+            "INSERT INTO webhook_outbox (id, merchant_id, event_type, order_id, sequence, payload, state,
+                                         attempts, delivered_at)
+             SELECT gen_random_uuid(), '{merchant}', 'deposit.confirmed', gen_random_uuid(), e, '{{}}'::jsonb,
+                    'delivered', 1, now()
+               FROM generate_series(1, {deposits} * 2) e"
+        ),
+        format!(
+            "INSERT INTO withdrawals (id, merchant_id, client_order_id, account_id, provider_request_id,
+                                      chain, asset, amount, to_address, state)
+             SELECT gen_random_uuid(), '{merchant}', 'seed-' || w, 'udun-main', 'seedreq' || w, 'TRX', 'USDT',
+                    1, 'TEpK1aWkjDue6j8reeeMqG7hdJ5tRytyAF',
+                    (ARRAY['submitted', 'completed', 'failed', 'rejected'])[w % 4 + 1]
+               FROM generate_series(1, {deposits} / 10) w"
+        ),
+        "ANALYZE".to_owned(),
+    ];
+    for statement in statements {
+        sqlx::query(sqlx::AssertSqlSafe(statement))
+            .execute(pool)
+            .await
+            .expect("seeding");
+    }
+}
+
+/// p50 and p99 of `REQUESTS` GETs of the paths `path(n)` gives, `LISTING_CONCURRENCY` at once.
+async fn listing(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    path: impl Fn(usize) -> String,
+) -> (f64, f64) {
+    let mut latencies: Vec<Duration> = futures::stream::iter(0..REQUESTS)
+        .map(|n| {
+            let request = http.get(format!("{url}{}", path(n))).bearer_auth(token);
+            async move {
+                let begun = Instant::now();
+                let response = request.send().await.unwrap();
+                assert!(response.status().is_success(), "{}", response.status());
+                response.bytes().await.unwrap();
+                begun.elapsed()
+            }
+        })
+        .buffer_unordered(LISTING_CONCURRENCY)
+        .collect()
+        .await;
+    latencies.sort();
+    let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+    (at(0.50).as_secs_f64() * 1e3, at(0.99).as_secs_f64() * 1e3)
+}
+
+#[tokio::main]
+async fn main() {
+    let deposits: i64 = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(1_000_000);
+
+    let database = format!("cg_bench_{}", Uuid::new_v4().simple());
+    let mut settings =
+        Settings::from_toml(include_str!("../config/default.toml")).expect("default config");
+    settings.server.bind = "127.0.0.1:0".into();
+    settings.database.url = format!("{SERVER}/{database}").into();
+    settings.pollers.interval_ms = 3_600_000;
+    settings.webhooks.workers = 0;
+    let gateway = start(settings).await.expect("gateway starts");
+    let url = gateway.url();
+    let pool = gateway.state.pool.clone();
+    let http = reqwest::Client::new();
+    let target = format!("{url}/callbacks/udun-main");
+    let merchant: Uuid = sqlx::query_scalar("SELECT id FROM merchants LIMIT 1")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+
+    let addresses = udun_addresses(&http, &url, API_KEY, "bench", 100).await;
+    let forms = held_callbacks(&http, &url, &addresses, CALLBACKS).await;
+    let empty = post_callbacks(&http, &target, forms, CONCURRENCY).await;
+
+    let seeding = Instant::now();
+    seed(&pool, merchant, deposits).await;
+    let seeded_in = seeding.elapsed();
+
+    let forms = held_callbacks(&http, &url, &addresses, CALLBACKS).await;
+    let seeded = post_callbacks(&http, &target, forms, CONCURRENCY).await;
+    let ratio = seeded.per_second() / empty.per_second();
+
+    let users = (deposits / 10).max(1) as usize;
+    let cursor: Uuid = sqlx::query_scalar(
+        "SELECT id FROM webhook_outbox WHERE merchant_id = $1 ORDER BY tx_id, log_position
+         OFFSET $2 LIMIT 1",
+    )
+    .bind(merchant)
+    .bind(deposits)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let lookups = [
+        (
+            "GET /v1/deposits?user_id=",
+            listing(&http, &url, API_KEY, |n| {
+                format!("/v1/deposits?user_id=seed-{}", n * 7919 % users + 1)
+            })
+            .await,
+        ),
+        (
+            "GET /v1/withdrawals?state=",
+            listing(&http, &url, API_KEY, |n| {
+                let state = ["submitted", "completed", "failed", "rejected"][n % 4];
+                format!("/v1/withdrawals?state={state}")
+            })
+            .await,
+        ),
+        (
+            "GET /v1/events?cursor=",
+            listing(&http, &url, API_KEY, |_| {
+                format!("/v1/events?cursor={cursor}")
+            })
+            .await,
+        ),
+        (
+            "GET /ops/orders?q=<tx hash>",
+            listing(&http, &url, OPS_TOKEN, |n| {
+                format!(
+                    "/ops/orders?q=seedtx{}",
+                    n * 104_729 % deposits as usize + 1
+                )
+            })
+            .await,
+        ),
+    ];
+
+    println!(
+        "cost as data grows ({deposits} deposits, {} events, {} withdrawals seeded in {:.1} s)",
+        deposits * 2,
+        deposits / 10,
+        seeded_in.as_secs_f64()
+    );
+    println!(
+        "  ingest, empty database     {:.0} callbacks/s (p99 {:.1} ms)",
+        empty.per_second(),
+        empty.at(0.99).as_secs_f64() * 1e3
+    );
+    println!(
+        "  ingest, seeded database    {:.0} callbacks/s (p99 {:.1} ms)",
+        seeded.per_second(),
+        seeded.at(0.99).as_secs_f64() * 1e3
+    );
+    println!("  seeded / empty             {ratio:.2}");
+    for (name, (p50, p99)) in &lookups {
+        println!("  {name:<28} p50 {p50:.1} ms, p99 {p99:.1} ms");
+    }
+    let listings: serde_json::Map<String, serde_json::Value> = lookups
+        .iter()
+        .map(|(name, (p50, p99))| ((*name).to_owned(), json!({ "p50_ms": p50, "p99_ms": p99 })))
+        .collect();
+    println!(
+        "{}",
+        json!({ "bench": "scale", "deposits": deposits, "ingest_empty_per_s": empty.per_second().round(),
+                "ingest_seeded_per_s": seeded.per_second().round(), "ratio": ratio,
+                "listings": listings })
+    );
+
+    gateway.shutdown().await;
+    drop(pool);
+    drop_database(&database).await;
+}
