@@ -80,9 +80,20 @@ async fn listing(
     token: &str,
     path: impl Fn(usize) -> String,
 ) -> (f64, f64) {
+    timed(LISTING_CONCURRENCY, |n| {
+        http.get(format!("{url}{}", path(n))).bearer_auth(token)
+    })
+    .await
+}
+
+/// p50 and p99 of `REQUESTS` requests `request(n)`, `concurrency` at once; each must succeed.
+async fn timed(
+    concurrency: usize,
+    request: impl Fn(usize) -> reqwest::RequestBuilder,
+) -> (f64, f64) {
     let mut latencies: Vec<Duration> = futures::stream::iter(0..REQUESTS)
         .map(|n| {
-            let request = http.get(format!("{url}{}", path(n))).bearer_auth(token);
+            let request = request(n);
             async move {
                 let begun = Instant::now();
                 let response = request.send().await.unwrap();
@@ -91,7 +102,7 @@ async fn listing(
                 begun.elapsed()
             }
         })
-        .buffer_unordered(LISTING_CONCURRENCY)
+        .buffer_unordered(concurrency)
         .collect()
         .await;
     latencies.sort();
@@ -180,6 +191,34 @@ async fn main() {
         ),
     ];
 
+    // The merchant API at concurrency 32: an existing user's address, and one withdrawal.
+    let withdrawal_ids: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM withdrawals LIMIT 1000")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    let calls = [
+        (
+            "POST /v1/addresses (existing)",
+            timed(CONCURRENCY, |n| {
+                http.post(format!("{url}/v1/addresses"))
+                    .bearer_auth(API_KEY)
+                    .json(&json!({ "user_id": format!("bench-{}", n % 100), "chain": "BTC", "asset": "BTC" }))
+            })
+            .await,
+        ),
+        (
+            "GET /v1/withdrawals/{id}",
+            timed(CONCURRENCY, |n| {
+                http.get(format!(
+                    "{url}/v1/withdrawals/{}",
+                    withdrawal_ids[n % withdrawal_ids.len()]
+                ))
+                .bearer_auth(API_KEY)
+            })
+            .await,
+        ),
+    ];
+
     println!(
         "cost as data grows ({deposits} deposits, {} events, {} withdrawals seeded in {:.1} s)",
         deposits * 2,
@@ -197,11 +236,17 @@ async fn main() {
         seeded.at(0.99).as_secs_f64() * 1e3
     );
     println!("  seeded / empty             {ratio:.2}");
+    println!("  listings, {LISTING_CONCURRENCY} at once:");
     for (name, (p50, p99)) in &lookups {
-        println!("  {name:<28} p50 {p50:.1} ms, p99 {p99:.1} ms");
+        println!("    {name:<30} p50 {p50:.1} ms, p99 {p99:.1} ms");
+    }
+    println!("  merchant API, {CONCURRENCY} at once:");
+    for (name, (p50, p99)) in &calls {
+        println!("    {name:<30} p50 {p50:.1} ms, p99 {p99:.1} ms");
     }
     let listings: serde_json::Map<String, serde_json::Value> = lookups
         .iter()
+        .chain(calls.iter())
         .map(|(name, (p50, p99))| ((*name).to_owned(), json!({ "p50_ms": p50, "p99_ms": p99 })))
         .collect();
     println!(
