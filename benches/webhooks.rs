@@ -57,14 +57,12 @@ async fn start_sink() -> (String, Arc<Sink>) {
     (url, sink)
 }
 
-/// Queues `count` events for the demo merchant in one transaction per `per_commit`, as the
-/// gateway's own transitions do (one outbox row each, next in the merchant's log).
-async fn queue_events(pool: &PgPool, merchant: Uuid, count: usize, per_commit: usize) {
-    let mut left = count;
-    while left > 0 {
-        let n = left.min(per_commit);
+/// Queues `count` events for the demo merchant in one transaction, as the gateway's own
+/// transitions do (one outbox row each, next in the merchant's log); returns when it committed.
+async fn queue_events(pool: &PgPool, merchant: Uuid, count: usize) -> Instant {
+    {
         let mut tx = pool.begin().await.unwrap();
-        for _ in 0..n {
+        for _ in 0..count {
             let id = Uuid::now_v7();
             let sequence = transitions::next_sequence(&mut tx).await.unwrap();
             let payload = json!({
@@ -85,8 +83,10 @@ async fn queue_events(pool: &PgPool, merchant: Uuid, count: usize, per_commit: u
             .await
             .unwrap();
         }
+        // Nothing can be delivered before the commit: the backlog's clock starts here.
+        let committing = Instant::now();
         tx.commit().await.unwrap();
-        left -= n;
+        committing
     }
 }
 
@@ -144,8 +144,7 @@ async fn main() {
         .unwrap();
 
     // 1. Rate: a backlog, delivered as fast as the workers go.
-    queue_events(&pool, merchant, events, 500).await;
-    let started = Instant::now();
+    let started = queue_events(&pool, merchant, events).await;
     wait_delivered(&pool, events as i64).await;
     let rate_per_s = events as f64 / started.elapsed().as_secs_f64();
 
@@ -157,7 +156,7 @@ async fn main() {
     for _ in 0..paced {
         ticker.tick().await;
         let pool = pool.clone();
-        tokio::spawn(async move { queue_events(&pool, merchant, 1, 1).await });
+        tokio::spawn(async move { queue_events(&pool, merchant, 1).await });
     }
     wait_delivered(&pool, (events + paced) as i64).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
