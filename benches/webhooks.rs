@@ -18,6 +18,7 @@ use uuid::Uuid;
 use custody_gateway::config::Settings;
 use custody_gateway::start;
 use custody_gateway::store::{outbox, transitions};
+use custody_gateway::webhooks::wake::OutboxWake;
 
 mod common;
 
@@ -58,8 +59,9 @@ async fn start_sink() -> (String, Arc<Sink>) {
 }
 
 /// Queues `count` events for the demo merchant in one transaction, as the gateway's own
-/// transitions do (one outbox row each, next in the merchant's log); returns when it committed.
-async fn queue_events(pool: &PgPool, merchant: Uuid, count: usize) -> Instant {
+/// transitions do (one outbox row each, next in the merchant's log), and wakes the workers as
+/// the gateway does after a commit; returns when it committed.
+async fn queue_events(wake: &OutboxWake, pool: &PgPool, merchant: Uuid, count: usize) -> Instant {
     {
         let mut tx = pool.begin().await.unwrap();
         for _ in 0..count {
@@ -86,6 +88,8 @@ async fn queue_events(pool: &PgPool, merchant: Uuid, count: usize) -> Instant {
         // Nothing can be delivered before the commit: the backlog's clock starts here.
         let committing = Instant::now();
         tx.commit().await.unwrap();
+        // As the gateway does after each commit that queued notifications.
+        wake.committed();
         committing
     }
 }
@@ -144,7 +148,8 @@ async fn main() {
         .unwrap();
 
     // 1. Rate: a backlog, delivered as fast as the workers go.
-    let started = queue_events(&pool, merchant, events).await;
+    let wake = gateway.state.outbox_wake.clone();
+    let started = queue_events(&wake, &pool, merchant, events).await;
     wait_delivered(&pool, events as i64).await;
     let rate_per_s = events as f64 / started.elapsed().as_secs_f64();
 
@@ -156,7 +161,8 @@ async fn main() {
     for _ in 0..paced {
         ticker.tick().await;
         let pool = pool.clone();
-        tokio::spawn(async move { queue_events(&pool, merchant, 1).await });
+        let wake = wake.clone();
+        tokio::spawn(async move { queue_events(&wake, &pool, merchant, 1).await });
     }
     wait_delivered(&pool, (events + paced) as i64).await;
     tokio::time::sleep(Duration::from_millis(100)).await;

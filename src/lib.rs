@@ -149,6 +149,7 @@ pub async fn start(settings: Settings) -> Result<Gateway, StartError> {
             pool,
             registry,
             public_url,
+            outbox_wake: Arc::default(),
         }),
         approval_guards,
     }));

@@ -106,6 +106,31 @@ async fn a_commit_wakes_the_deliverers_without_waiting_for_their_poll() {
     // Ten seconds: far less than the minute until the next poll.
     receiver.wait_for(2, Duration::from_secs(10)).await;
     eprintln!("delivered {:?} after the deposit", started.elapsed());
+
+    // A callback taken by another instance, which delivers nothing itself: its announcement
+    // wakes this one's workers.
+    let other = app
+        .instance_with(TestOptions {
+            webhook_workers: 0,
+            ..app.options.clone()
+        })
+        .await;
+    let address = str_of(&app.create_address("wake-2", "BTC", "BTC").await, "address").to_owned();
+    let form = app.udun().held_deposit(&address, "0.25").await;
+    let response = app
+        .http
+        .post(format!(
+            "{}/callbacks/{}",
+            other.url(),
+            common::UDUN_ACCOUNT
+        ))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.text().await.unwrap(), "success");
+    receiver.wait_for(4, Duration::from_secs(10)).await;
 }
 
 #[tokio::test]

@@ -50,9 +50,10 @@ async fn receive(
         headers,
         body,
     };
-    inbound::receive(&state.pool, provider.as_ref(), &raw, deadline(&state))
-        .await
-        .into_response()
+    let reply = inbound::receive(&state.pool, provider.as_ref(), &raw, deadline(&state)).await;
+    // Whatever it stored is committed by now.
+    state.outbox_wake.committed();
+    reply.into_response()
 }
 
 /// A provider asking whether to pay a withdrawal out. A signer whose calls prove nothing (ChainUp
@@ -102,7 +103,8 @@ async fn approval(
         )
         .into_response();
     }
-    inbound::receive(&state.pool, provider.as_ref(), &raw, deadline(&state))
-        .await
-        .into_response()
+    let reply = inbound::receive(&state.pool, provider.as_ref(), &raw, deadline(&state)).await;
+    // Whatever it stored is committed by now.
+    state.outbox_wake.committed();
+    reply.into_response()
 }

@@ -181,7 +181,11 @@ pub(crate) async fn reconcile_withdrawal(
     };
     let event = provider.withdrawal_status(&withdrawal).await?;
     let applied = match &event {
-        Some(event) => record_asked_event(&state.pool, &row.account_id, "ops", event).await?,
+        Some(event) => {
+            let new = record_asked_event(&state.pool, &row.account_id, "ops", event).await?;
+            state.outbox_wake.committed();
+            new
+        }
         None => false,
     };
     let row = withdrawals::find(&state.pool, id)
@@ -258,7 +262,9 @@ async fn decide(
                 .with_details(json!({ "field": "reason" })),
         );
     }
-    match decide_hold(&state.pool, id, decision, reason).await {
+    let decided = decide_hold(&state.pool, id, decision, reason).await;
+    state.outbox_wake.committed();
+    match decided {
         Ok(row) => Ok(Json(DepositView::from(&row))),
         Err(HoldError::NotFound) => Err(ApiError::not_found("deposit")),
         Err(HoldError::NotHeld) => Err(ApiError::conflict(
@@ -623,6 +629,7 @@ pub(crate) async fn replay_webhooks(
     }
     .as_str();
     let replayed = webhooks::replay(&state.pool, query.merchant, query.since, which).await?;
+    state.outbox_wake.committed();
     tracing::info!(
         replayed,
         state = which,

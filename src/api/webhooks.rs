@@ -259,6 +259,7 @@ pub(crate) async fn redeliver(
     if !webhooks::redeliver(&state.pool, merchant.id, id).await? {
         return Err(ApiError::not_found("event"));
     }
+    state.outbox_wake.committed();
     Ok((
         StatusCode::ACCEPTED,
         Json(Redelivery {

@@ -26,6 +26,8 @@ pub struct Core {
     pub registry: Registry,
     /// The base URL providers reach this gateway at.
     pub public_url: String,
+    /// Wakes the webhook workers once notifications are committed.
+    pub outbox_wake: std::sync::Arc<crate::webhooks::wake::OutboxWake>,
 }
 
 impl Core {

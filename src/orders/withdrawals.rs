@@ -266,6 +266,7 @@ pub async fn submit(
     withdrawals::release_send_lease(&mut *tx, row.id).await?;
     let row = move_withdrawal(&mut tx, row.id, target, &changes, "api", None).await?;
     tx.commit().await?;
+    state.outbox_wake.committed();
     Ok(row)
 }
 

@@ -4,3 +4,4 @@
 pub mod endpoint;
 pub mod send;
 pub mod signing;
+pub mod wake;

@@ -14,14 +14,14 @@ use crate::AppState;
 pub fn spawn(state: AppState, stop: watch::Receiver<bool>) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut tasks = tokio::task::JoinSet::new();
-        let wakers: Vec<_> = (0..state.settings.webhooks.workers)
-            .map(|_| std::sync::Arc::new(tokio::sync::Notify::new()))
-            .collect();
-        for wake in &wakers {
-            tasks.spawn(outbox::run(state.clone(), wake.clone(), stop.clone()));
+        for _ in 0..state.settings.webhooks.workers {
+            let wake = state.outbox_wake.register();
+            tasks.spawn(outbox::run(state.clone(), wake, stop.clone()));
         }
-        if !wakers.is_empty() {
-            tasks.spawn(outbox::wake_on_commit(state.clone(), wakers, stop.clone()));
+        let (wake, pool) = (state.outbox_wake.clone(), state.pool.clone());
+        tasks.spawn(wake.clone().announce(pool.clone(), stop.clone()));
+        if state.settings.webhooks.workers > 0 {
+            tasks.spawn(wake.listen(pool, stop.clone()));
         }
         tasks.spawn(resubmit::run(state.clone(), stop.clone()));
         tasks.spawn(pollers::run(state.clone(), stop.clone()));

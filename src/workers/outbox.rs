@@ -13,51 +13,6 @@ use crate::AppState;
 use crate::store::webhooks::{self, DueDelivery, NewAttempt};
 use crate::webhooks::send::{SendOutcome, Sender};
 
-/// The channel the outbox's trigger notifies when a transaction that queued notifications commits.
-const WAKE_CHANNEL: &str = "custody_webhook_outbox";
-
-/// Wakes every worker (`wakers`, one each) whenever notifications are committed, through
-/// PostgreSQL `LISTEN`. After each (re)connection it wakes them once, for anything committed while
-/// it was not listening; the workers' own polling covers a wake-up lost any other way.
-pub async fn wake_on_commit(
-    state: AppState,
-    wakers: Vec<Arc<Notify>>,
-    mut stop: watch::Receiver<bool>,
-) {
-    let wake_all = || wakers.iter().for_each(|w| w.notify_one());
-    loop {
-        let listening = async {
-            let mut listener = sqlx::postgres::PgListener::connect_with(&state.pool).await?;
-            listener.listen(WAKE_CHANNEL).await?;
-            Ok::<_, sqlx::Error>(listener)
-        };
-        match listening.await {
-            Ok(mut listener) => {
-                wake_all();
-                loop {
-                    tokio::select! {
-                        received = listener.try_recv() => match received {
-                            Ok(_) => wake_all(),
-                            Err(err) => {
-                                tracing::warn!(error = %err, "webhook wake-ups lost; polling meanwhile");
-                                break;
-                            }
-                        },
-                        _ = stop.changed() => return,
-                    }
-                }
-            }
-            Err(err) => {
-                tracing::warn!(error = %err, "cannot listen for webhook wake-ups; polling meanwhile")
-            }
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-            _ = stop.changed() => return,
-        }
-    }
-}
-
 pub async fn run(state: AppState, wake: Arc<Notify>, mut stop: watch::Receiver<bool>) {
     let settings = state.settings.webhooks.clone();
     let sender = Sender::new(&settings);

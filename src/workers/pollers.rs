@@ -130,6 +130,7 @@ async fn poll_locked(state: &AppState, provider: &dyn Provider) -> Result<PollRe
         reconcile_withdrawals(state, provider, &mut report).await?;
     }
     if report.new_events > 0 || report.confirmed > 0 || report.reconciled > 0 {
+        state.outbox_wake.committed();
         tracing::info!(
             account = provider.account_id(),
             pages = report.pages,

@@ -60,5 +60,8 @@ pub async fn resubmit_due(state: &AppState, after_secs: u64) -> Result<usize, sq
             }
         }
     }
+    if count > 0 {
+        state.outbox_wake.committed();
+    }
     Ok(count)
 }

@@ -566,10 +566,15 @@ impl TestApp {
     /// Another gateway instance on the same database whose UBAO account uses this one's UBAO
     /// simulator, as a second replica would share the one real UBAO.
     pub async fn instance_sharing_ubao(&self) -> Gateway {
-        let options = TestOptions {
+        self.instance_with(TestOptions {
             ubao_base_url: Some(format!("{}/sim/ubao", self.url)),
             ..self.options.clone()
-        };
+        })
+        .await
+    }
+
+    /// Another gateway instance on the same database, with `options`.
+    pub async fn instance_with(&self, options: TestOptions) -> Gateway {
         let settings = Settings::from_toml(&settings_toml(
             &self.database_url,
             &format!("{}/sim/udun", self.sim_url),
