@@ -1,10 +1,11 @@
-//! Waking the delivery workers when notifications are committed. The instance that committed wakes
-//! its own workers at once, in process. Other instances hear of it through one `NOTIFY` sent a few
-//! milliseconds later for all the commits in between: a `NOTIFY` inside every callback's
-//! transaction would serialise their commits on PostgreSQL's notification lock. Workers still poll,
-//! so a wake-up lost either way only delays a delivery.
+//! Waking the delivery workers when notifications are committed. Commits are gathered for a few
+//! milliseconds; then one of this instance's workers is woken (a worker that finds a full batch
+//! wakes the next), and other instances hear of it through one `NOTIFY`. A `NOTIFY` inside every
+//! callback's transaction would serialise their commits on PostgreSQL's notification lock, and
+//! waking every worker on every commit would cost a claim query each. Workers still poll, so a
+//! wake-up lost either way only delays a delivery.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,15 +15,17 @@ use tokio::sync::{Notify, watch};
 /// The channel instances announce committed notifications on.
 pub const CHANNEL: &str = "custody_webhook_outbox";
 
-/// How long an announcement waits to gather the commits after it.
-const GATHER: Duration = Duration::from_millis(5);
+/// How long a wake-up waits to gather the commits after it.
+const GATHER: Duration = Duration::from_millis(3);
 
 #[derive(Default)]
 pub struct OutboxWake {
     workers: Mutex<Vec<Arc<Notify>>>,
-    /// Commits not yet announced to other instances.
-    unannounced: AtomicBool,
-    announce: Notify,
+    /// The worker to wake next.
+    next: AtomicUsize,
+    /// Commits not yet woken for.
+    pending: AtomicBool,
+    signal: Notify,
 }
 
 impl OutboxWake {
@@ -33,30 +36,39 @@ impl OutboxWake {
         wake
     }
 
-    /// Notifications were committed here: wake this instance's workers, and have the others told.
+    /// Notifications were committed here.
     pub fn committed(&self) {
-        self.wake_here();
-        if !self.unannounced.swap(true, Ordering::AcqRel) {
-            self.announce.notify_one();
+        if !self.pending.swap(true, Ordering::AcqRel) {
+            self.signal.notify_one();
         }
     }
 
-    /// Wakes this instance's workers (each keeps one wake-up if it is busy).
-    pub fn wake_here(&self) {
+    /// Wakes one of this instance's workers, in turn (it keeps the wake-up if it is busy).
+    pub fn wake_one(&self) {
+        let workers = self.workers.lock().unwrap();
+        if !workers.is_empty() {
+            let n = self.next.fetch_add(1, Ordering::Relaxed) % workers.len();
+            workers[n].notify_one();
+        }
+    }
+
+    /// Wakes every worker of this instance.
+    pub fn wake_all(&self) {
         for worker in self.workers.lock().unwrap().iter() {
             worker.notify_one();
         }
     }
 
-    /// Sends one `NOTIFY` for the commits of each short while.
+    /// For the commits of each short while: wakes a worker here and sends one `NOTIFY`.
     pub async fn announce(self: Arc<Self>, pool: PgPool, mut stop: watch::Receiver<bool>) {
         loop {
             tokio::select! {
-                _ = self.announce.notified() => {}
+                _ = self.signal.notified() => {}
                 _ = stop.changed() => return,
             }
             tokio::time::sleep(GATHER).await;
-            self.unannounced.store(false, Ordering::Release);
+            self.pending.store(false, Ordering::Release);
+            self.wake_one();
             if let Err(err) = sqlx::query("SELECT pg_notify($1, '')")
                 .bind(CHANNEL)
                 .execute(&pool)
@@ -78,11 +90,11 @@ impl OutboxWake {
             };
             match listening.await {
                 Ok(mut listener) => {
-                    self.wake_here();
+                    self.wake_all();
                     loop {
                         tokio::select! {
                             received = listener.try_recv() => match received {
-                                Ok(_) => self.wake_here(),
+                                Ok(_) => self.wake_one(),
                                 Err(err) => {
                                     tracing::warn!(error = %err, "webhook wake-ups lost; polling meanwhile");
                                     break;

@@ -53,6 +53,8 @@ pub async fn run(state: AppState, wake: Arc<Notify>, mut stop: watch::Receiver<b
             });
         }
         if batch_was_full {
+            // More may be due than this worker has room for: another one joins in.
+            state.outbox_wake.wake_one();
             continue;
         }
         tokio::select! {
