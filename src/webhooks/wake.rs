@@ -1,9 +1,8 @@
 //! Waking the delivery workers when notifications are committed. Commits are gathered for a few
-//! milliseconds; then one of this instance's workers is woken (a worker that finds a full batch
-//! wakes the next), and other instances hear of it through one `NOTIFY`. A `NOTIFY` inside every
-//! callback's transaction would serialise their commits on PostgreSQL's notification lock, and
-//! waking every worker on every commit would cost a claim query each. Workers still poll, so a
-//! wake-up lost either way only delays a delivery.
+//! milliseconds; then this instance's workers are woken, and other instances hear of it through
+//! one `NOTIFY`. A `NOTIFY` inside every callback's transaction would serialise their commits on
+//! PostgreSQL's notification lock, and waking the workers on every commit would cost claim queries
+//! for each. Workers still poll, so a wake-up lost either way only delays a delivery.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -68,7 +67,7 @@ impl OutboxWake {
             }
             tokio::time::sleep(GATHER).await;
             self.pending.store(false, Ordering::Release);
-            self.wake_one();
+            self.wake_all();
             if let Err(err) = sqlx::query("SELECT pg_notify($1, '')")
                 .bind(CHANNEL)
                 .execute(&pool)
@@ -94,7 +93,7 @@ impl OutboxWake {
                     loop {
                         tokio::select! {
                             received = listener.try_recv() => match received {
-                                Ok(_) => self.wake_one(),
+                                Ok(_) => self.wake_all(),
                                 Err(err) => {
                                     tracing::warn!(error = %err, "webhook wake-ups lost; polling meanwhile");
                                     break;
