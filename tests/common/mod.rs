@@ -591,6 +591,17 @@ impl TestApp {
     }
 
     /// Posts to a simulator's control API and returns its JSON answer, which must be a success.
+    /// A simulator's answer to a GET of its control API.
+    async fn control_get(&self, url: &str) -> Value {
+        let response = self.http.get(url).send().await.unwrap();
+        assert!(
+            response.status().is_success(),
+            "simulator {url}: {}",
+            response.status()
+        );
+        response.json().await.unwrap()
+    }
+
     async fn control(&self, url: &str, body: &Value) -> Value {
         let response = self.http.post(url).json(body).send().await.unwrap();
         let status = response.status();

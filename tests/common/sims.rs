@@ -242,16 +242,9 @@ impl Waas<'_> {
     }
 
     pub async fn state(&self) -> Value {
-        let url = format!("{}/sim/waas/state", self.app.url);
         self.app
-            .http
-            .get(url)
-            .send()
+            .control_get(&format!("{}/sim/waas/state", self.app.url))
             .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
     }
 }
 
@@ -303,16 +296,9 @@ impl Pay<'_> {
     }
 
     pub async fn state(&self) -> Value {
-        let url = format!("{}/sim/payprotocol/state", self.app.url);
         self.app
-            .http
-            .get(url)
-            .send()
+            .control_get(&format!("{}/sim/payprotocol/state", self.app.url))
             .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
     }
 }
 
@@ -377,15 +363,8 @@ impl Ubao<'_> {
     }
 
     pub async fn state(&self) -> Value {
-        let url = format!("{}/sim/ubao/state", self.app.url);
         self.app
-            .http
-            .get(url)
-            .send()
+            .control_get(&format!("{}/sim/ubao/state", self.app.url))
             .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
     }
 }
