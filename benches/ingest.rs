@@ -1,16 +1,77 @@
-//! Callback ingest throughput: signed Udun deposit callbacks posted to a gateway on a fresh
-//! PostgreSQL database, with a share of them delivered twice, as providers retry.
+//! Callback ingest against a baseline: signed Udun deposit callbacks (a fifth of them delivered
+//! twice, as providers retry) posted to the gateway, and the same load posted to a bare axum + sqlx
+//! endpoint in this bench that parses the same form, verifies the same MD5 signature and does one
+//! `INSERT … ON CONFLICT DO NOTHING` before it answers `success`. Rounds alternate, at concurrency
+//! 8 and 32, on one fresh database.
 //!
-//! `cargo bench --bench ingest [-- CALLBACKS CONCURRENCY]` (defaults 2000 and 32). Prints what it
-//! measured and checks that every deposit was stored exactly once.
+//! `cargo bench --bench ingest [-- DEPOSITS ROUNDS]` (defaults 3600 deposits a round, 2 rounds of
+//! each). Prints a table and one JSON line, and checks that every deposit was stored exactly once.
+
+use std::collections::HashMap;
+
+use axum::Router;
+use axum::extract::State;
+use axum::routing::post;
+use serde_json::json;
+use sqlx::PgPool;
 
 use custody_gateway::config::Settings;
+use custody_gateway::providers::udun::sign::verify_udun_sign;
 use custody_gateway::start;
 
 mod common;
 
-use common::{SERVER, drop_database, held_callbacks, post_callbacks, udun_addresses};
+use common::{IngestRound, SERVER, drop_database, held_callbacks, post_callbacks, udun_addresses};
+
 const API_KEY: &str = "cgk_demo_key_for_the_simulators_only";
+/// The simulator's Udun key (config/default.toml), which the baseline verifies with.
+const UDUN_KEY: &str = "sim-udun-api-key";
+
+/// The baseline: parse the form, check the signature, one insert, answer.
+async fn baseline_callback(State(pool): State<PgPool>, body: String) -> &'static str {
+    let fields: HashMap<String, String> = form_urlencoded::parse(body.as_bytes())
+        .into_owned()
+        .collect();
+    let field = |name: &str| fields.get(name).map(String::as_str).unwrap_or_default();
+    if !verify_udun_sign(
+        field("body"),
+        UDUN_KEY,
+        field("nonce"),
+        field("timestamp"),
+        field("sign"),
+    ) {
+        return "error";
+    }
+    sqlx::query("INSERT INTO bench_baseline (sign) VALUES ($1) ON CONFLICT DO NOTHING")
+        .bind(field("sign"))
+        .execute(&pool)
+        .await
+        .expect("baseline insert");
+    "success"
+}
+
+async fn start_baseline(pool: PgPool) -> String {
+    sqlx::query("CREATE TABLE IF NOT EXISTS bench_baseline (sign TEXT PRIMARY KEY)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let app = Router::new()
+        .route("/callback", post(baseline_callback))
+        .with_state(pool);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/callback", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+fn describe(round: &IngestRound) -> String {
+    format!(
+        "{:>6.0}/s  p50 {:>5.1} ms  p99 {:>5.1} ms",
+        round.per_second(),
+        round.at(0.50).as_secs_f64() * 1e3,
+        round.at(0.99).as_secs_f64() * 1e3
+    )
+}
 
 #[tokio::main]
 async fn main() {
@@ -18,8 +79,8 @@ async fn main() {
         .skip(1)
         .filter_map(|a| a.parse().ok())
         .collect();
-    let callbacks = args.first().copied().unwrap_or(2000);
-    let concurrency = args.get(1).copied().unwrap_or(32);
+    let deposits = args.first().copied().unwrap_or(3600);
+    let rounds = args.get(1).copied().unwrap_or(2);
 
     let database = format!("cg_bench_{}", uuid::Uuid::new_v4().simple());
     let mut settings =
@@ -29,21 +90,30 @@ async fn main() {
     settings.pollers.interval_ms = 3_600_000;
     let gateway = start(settings).await.expect("gateway starts");
     let url = gateway.url();
+    let pool = gateway.state.pool.clone();
     let http = reqwest::Client::new();
+    let baseline = start_baseline(pool.clone()).await;
+    let gateway_target = format!("{url}/callbacks/udun-main");
 
     let addresses = udun_addresses(&http, &url, API_KEY, "bench", 100).await;
-    let forms = held_callbacks(&http, &url, &addresses, callbacks).await;
-    let round = post_callbacks(
-        &http,
-        &format!("{url}/callbacks/udun-main"),
-        forms,
-        concurrency,
-    )
-    .await;
-    let (sent, elapsed) = (round.sent, round.elapsed);
-    let at = |q: f64| round.at(q);
+    let mut results = Vec::new();
+    for round in 0..rounds {
+        for concurrency in [8, 32] {
+            // The same signed callbacks for both; each gateway round gets deposits of its own.
+            let forms = held_callbacks(&http, &url, &addresses, deposits).await;
+            let base = post_callbacks(&http, &baseline, forms.clone(), concurrency).await;
+            let ours = post_callbacks(&http, &gateway_target, forms, concurrency).await;
+            println!(
+                "round {} c{concurrency:<2}  baseline {}   gateway {}   ratio {:.2}",
+                round + 1,
+                describe(&base),
+                describe(&ours),
+                ours.per_second() / base.per_second()
+            );
+            results.push((concurrency, base, ours));
+        }
+    }
 
-    let pool = gateway.state.pool.clone();
     let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM deposits")
         .fetch_one(&pool)
         .await
@@ -54,23 +124,28 @@ async fn main() {
     .fetch_one(&pool)
     .await
     .unwrap();
-
+    let expected = (deposits * rounds * 2) as i64;
+    let exact = stored == expected && notices == expected;
     println!(
-        "callback ingest: {sent} callbacks ({callbacks} deposits, {} repeated), concurrency {concurrency}",
-        sent - callbacks
+        "callbacks per round: {} ({deposits} deposits, a fifth sent twice)",
+        results[0].1.sent
     );
-    println!("  wall time        {:.2} s", elapsed.as_secs_f64());
-    println!("  throughput       {:.0} callbacks/s", round.per_second());
+    println!("stored: {stored} deposits, {notices} deposit.confirmed notifications");
+    println!("exactly once: {}", if exact { "yes" } else { "NO" });
+    let summary: Vec<_> = results
+        .iter()
+        .map(|(concurrency, base, ours)| {
+            json!({ "concurrency": concurrency, "baseline_per_s": base.per_second().round(),
+                    "gateway_per_s": ours.per_second().round(),
+                    "gateway_p99_ms": ours.at(0.99).as_secs_f64() * 1e3,
+                    "ratio": ours.per_second() / base.per_second() })
+        })
+        .collect();
     println!(
-        "  latency          p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
-        at(0.50).as_secs_f64() * 1e3,
-        at(0.95).as_secs_f64() * 1e3,
-        at(0.99).as_secs_f64() * 1e3,
-        round.latencies.last().unwrap().as_secs_f64() * 1e3
+        "{}",
+        json!({ "bench": "ingest", "deposits_per_round": deposits, "rounds": summary,
+                "exactly_once": exact })
     );
-    println!("  stored           {stored} deposits, {notices} deposit.confirmed notifications");
-    let exact = stored == callbacks as i64 && notices == callbacks as i64;
-    println!("  exactly once     {}", if exact { "yes" } else { "NO" });
 
     gateway.shutdown().await;
     drop(pool);
