@@ -1,5 +1,6 @@
-//! Background work: webhook delivery, pollers of pulled feeds, resolving withdrawals whose first
-//! submission did not settle, and metrics upkeep.
+//! Background work: webhook delivery and its wake-ups, pollers of pulled feeds, resolving
+//! withdrawals whose first submission did not settle, sweeps into collection wallets, checking each
+//! account's assets with its provider at start, and metrics upkeep.
 
 pub mod outbox;
 pub mod pollers;
