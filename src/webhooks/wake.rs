@@ -14,17 +14,31 @@ use tokio::sync::{Notify, watch};
 /// The channel instances announce committed notifications on.
 pub const CHANNEL: &str = "custody_webhook_outbox";
 
-/// How long a wake-up waits to gather the commits after it.
-const GATHER: Duration = Duration::from_millis(3);
+/// How long a wake-up waits to gather the commits after it: each wake-up costs every worker a
+/// claim query, so they come at most this often.
+const GATHER: Duration = Duration::from_millis(10);
 
-#[derive(Default)]
 pub struct OutboxWake {
+    /// This instance's name in its announcements, so that it does not wake for its own.
+    instance: String,
     workers: Mutex<Vec<Arc<Notify>>>,
     /// The worker to wake next.
     next: AtomicUsize,
     /// Commits not yet woken for.
     pending: AtomicBool,
     signal: Notify,
+}
+
+impl Default for OutboxWake {
+    fn default() -> Self {
+        OutboxWake {
+            instance: uuid::Uuid::new_v4().to_string(),
+            workers: Mutex::default(),
+            next: AtomicUsize::default(),
+            pending: AtomicBool::default(),
+            signal: Notify::new(),
+        }
+    }
 }
 
 impl OutboxWake {
@@ -68,8 +82,9 @@ impl OutboxWake {
             tokio::time::sleep(GATHER).await;
             self.pending.store(false, Ordering::Release);
             self.wake_all();
-            if let Err(err) = sqlx::query("SELECT pg_notify($1, '')")
+            if let Err(err) = sqlx::query("SELECT pg_notify($1, $2)")
                 .bind(CHANNEL)
+                .bind(&self.instance)
                 .execute(&pool)
                 .await
             {
@@ -93,6 +108,7 @@ impl OutboxWake {
                     loop {
                         tokio::select! {
                             received = listener.try_recv() => match received {
+                                Ok(Some(note)) if note.payload() == self.instance => {}
                                 Ok(_) => self.wake_all(),
                                 Err(err) => {
                                     tracing::warn!(error = %err, "webhook wake-ups lost; polling meanwhile");
