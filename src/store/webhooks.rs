@@ -30,16 +30,22 @@ pub async fn claim_due(
     lease_ms: i64,
 ) -> Result<Vec<DueDelivery>, sqlx::Error> {
     sqlx::query_as(
+        // Driven from the merchants that can receive: the pending notifications of one without an
+        // endpoint are never scanned.
         "WITH due AS (
-             SELECT o.id FROM webhook_outbox o
-             JOIN merchants m ON m.id = o.merchant_id
-             WHERE o.state = 'pending' AND o.next_attempt_at <= now()
-               AND m.webhook_url IS NOT NULL AND NOT m.disabled AND m.webhook_disabled_at IS NULL
-               AND NOT EXISTS (SELECT 1 FROM webhook_outbox e
-                               WHERE e.order_id = o.order_id AND e.state = 'pending' AND e.sequence < o.sequence)
+             SELECT o.id FROM merchants m
+             CROSS JOIN LATERAL (
+                 SELECT o.id, o.next_attempt_at, o.sequence FROM webhook_outbox o
+                  WHERE o.merchant_id = m.id AND o.state = 'pending' AND o.next_attempt_at <= now()
+                    AND NOT EXISTS (SELECT 1 FROM webhook_outbox e
+                                    WHERE e.order_id = o.order_id AND e.state = 'pending'
+                                      AND e.sequence < o.sequence)
+                  ORDER BY o.next_attempt_at, o.sequence
+                  LIMIT $1
+                  FOR UPDATE OF o SKIP LOCKED) o
+             WHERE m.webhook_url IS NOT NULL AND NOT m.disabled AND m.webhook_disabled_at IS NULL
              ORDER BY o.next_attempt_at, o.sequence
-             LIMIT $1
-             FOR UPDATE OF o SKIP LOCKED)
+             LIMIT $1)
          UPDATE webhook_outbox w
             SET attempts = w.attempts + 1,
                 next_attempt_at = now() + make_interval(secs => $2::float8 / 1000)
