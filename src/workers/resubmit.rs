@@ -15,8 +15,10 @@ use crate::store::withdrawals;
 
 pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
     let settings = state.settings.workers.clone();
-    let mut ticker =
-        tokio::time::interval(Duration::from_secs(settings.resubmit_interval_secs.max(1)));
+    // The first pass comes one interval after start, like every later one: a pass at start would
+    // race the submission of a withdrawal made in the first moments.
+    let every = Duration::from_secs(settings.resubmit_interval_secs.max(1));
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
