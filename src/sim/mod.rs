@@ -3,6 +3,7 @@
 //! real provider would.
 
 pub mod chainup;
+pub mod faults;
 pub mod payprotocol;
 pub mod ubao;
 pub mod udun;

@@ -98,18 +98,7 @@ pub struct SimWithdrawal {
 }
 
 /// A fault to inject into the next `billing/withdraw`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
-pub enum WithdrawFault {
-    /// Answer HTTP 500 without recording the withdrawal.
-    #[serde(rename = "error_500")]
-    Error500,
-    /// Record the withdrawal, then answer HTTP 500.
-    #[serde(rename = "accept_then_500")]
-    AcceptThen500,
-    /// Record the withdrawal, then hold the reply for `stall_ms` (past the client's timeout).
-    #[serde(rename = "accept_then_stall")]
-    AcceptThenStall,
-}
+pub use super::faults::RequestFault as WithdrawFault;
 
 struct SimData {
     sub_wallets: BTreeMap<i64, SubWallet>,

@@ -218,18 +218,7 @@ impl SimWithdrawal {
 }
 
 /// A fault to inject into the next `/withdraw/apply` (or `/user/create`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-pub enum RequestFault {
-    /// Answer HTTP 500 without recording anything.
-    #[serde(rename = "error_500")]
-    Error500,
-    /// Record the request, then answer HTTP 500.
-    #[serde(rename = "accept_then_500")]
-    AcceptThen500,
-    /// Record the request, then hold the reply for `stall_ms` before sending it.
-    #[serde(rename = "accept_then_stall")]
-    AcceptThenStall,
-}
+pub use super::faults::RequestFault;
 
 /// How callbacks are signed (C5 leaves the signed text unpublished).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

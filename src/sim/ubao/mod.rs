@@ -221,18 +221,7 @@ pub struct Proof {
 }
 
 /// A fault to inject into the next `/mch/withdraw`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-pub enum WithdrawFault {
-    /// Answer HTTP 500 without recording anything (the request is still counted).
-    #[serde(rename = "error_500")]
-    Error500,
-    /// Record the withdrawal, then answer HTTP 500.
-    #[serde(rename = "accept_then_500")]
-    AcceptThen500,
-    /// Record the withdrawal, then hold the reply for `stall_ms` before sending it.
-    #[serde(rename = "accept_then_stall")]
-    AcceptThenStall,
-}
+pub use super::faults::RequestFault as WithdrawFault;
 
 /// A fault to inject into the next `/mch/address/pooling`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

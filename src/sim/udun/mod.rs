@@ -56,18 +56,7 @@ pub struct SimWithdrawal {
 }
 
 /// A fault to inject into the next withdraw request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum WithdrawFault {
-    /// Answer HTTP 500 without recording the withdrawal.
-    #[serde(rename = "error_500")]
-    Error500,
-    /// Record the withdrawal, then answer HTTP 500.
-    #[serde(rename = "accept_then_500")]
-    AcceptThen500,
-    /// Record the withdrawal, then hold the reply for `delay_ms` (past the client's timeout).
-    AcceptThenStall,
-}
+pub use super::faults::RequestFault as WithdrawFault;
 
 #[derive(Default)]
 struct SimData {

@@ -80,15 +80,8 @@ pub struct SentCallback {
     pub problem: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
-pub enum WithdrawFault {
-    #[serde(rename = "error_500")]
-    Error500,
-    #[serde(rename = "accept_then_500")]
-    AcceptThen500,
-    #[serde(rename = "accept_then_stall")]
-    AcceptThenStall,
-}
+/// A fault to inject into the next withdraw request.
+pub use super::faults::RequestFault as WithdrawFault;
 
 #[derive(Default)]
 struct SimData {
