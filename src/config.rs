@@ -89,6 +89,21 @@ pub struct DatabaseSettings {
     /// "retry later" answer (it sends again, and the event key keeps that harmless).
     #[serde(default = "default_callback_timeout_ms")]
     pub callback_timeout_ms: u64,
+    /// Group commit: at most this many callback transactions at once; callbacks arriving while
+    /// they are busy wait and are stored together in the next.
+    #[serde(default = "default_callback_groups")]
+    pub callback_groups: usize,
+    /// The most callbacks stored in one transaction.
+    #[serde(default = "default_callback_group_max")]
+    pub callback_group_max: usize,
+}
+
+fn default_callback_groups() -> usize {
+    4
+}
+
+fn default_callback_group_max() -> usize {
+    64
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]

@@ -146,10 +146,15 @@ pub async fn start(settings: Settings) -> Result<Gateway, StartError> {
     let state = AppState(Arc::new(AppStateInner {
         core: Arc::new(orders::Core {
             settings: settings.clone(),
-            pool,
+            pool: pool.clone(),
             registry,
             public_url,
             outbox_wake: Arc::default(),
+            callbacks: orders::group_commit::CallbackWriter::start(
+                pool,
+                settings.database.callback_groups,
+                settings.database.callback_group_max,
+            ),
         }),
         approval_guards,
     }));

@@ -169,7 +169,7 @@ async fn a_call_that_cannot_be_confirmed_is_answered_retry_later_and_stores_noth
     let app = TestApp::spawn().await;
     let provider = Scripted::udun_account();
     let reply = receive(
-        &app.pool,
+        &app.gateway.state,
         &provider,
         &call(Endpoint::Callbacks, "unconfirmable"),
         Duration::from_secs(2),
@@ -181,7 +181,7 @@ async fn a_call_that_cannot_be_confirmed_is_answered_retry_later_and_stores_noth
         0
     );
     let reply = receive(
-        &app.pool,
+        &app.gateway.state,
         &provider,
         &call(Endpoint::Callbacks, "gibberish"),
         Duration::from_secs(2),
@@ -202,7 +202,7 @@ async fn an_approval_at_the_callback_address_is_decided_as_one() {
     let provider = Scripted::udun_account();
     let ask = |amount: &str| format!("approve:{request_id}:{amount}");
     let reply = receive(
-        &app.pool,
+        &app.gateway.state,
         &provider,
         &call(Endpoint::Callbacks, &ask("4")),
         Duration::from_secs(2),
@@ -210,7 +210,7 @@ async fn an_approval_at_the_callback_address_is_decided_as_one() {
     .await;
     assert_eq!(reply.body, "approved");
     let reply = receive(
-        &app.pool,
+        &app.gateway.state,
         &provider,
         &call(Endpoint::Callbacks, &ask("40")),
         Duration::from_secs(2),

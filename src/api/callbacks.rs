@@ -50,7 +50,7 @@ async fn receive(
         headers,
         body,
     };
-    let reply = inbound::receive(&state.pool, provider.as_ref(), &raw, deadline(&state)).await;
+    let reply = inbound::receive(&state, provider.as_ref(), &raw, deadline(&state)).await;
     // Whatever it stored is committed by now.
     state.outbox_wake.committed();
     reply.into_response()
@@ -103,7 +103,7 @@ async fn approval(
         )
         .into_response();
     }
-    let reply = inbound::receive(&state.pool, provider.as_ref(), &raw, deadline(&state)).await;
+    let reply = inbound::receive(&state, provider.as_ref(), &raw, deadline(&state)).await;
     // Whatever it stored is committed by now.
     state.outbox_wake.committed();
     reply.into_response()

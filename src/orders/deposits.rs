@@ -3,12 +3,13 @@
 use rust_decimal::Decimal;
 use sqlx::PgConnection;
 
-use crate::domain::{DepositState, OrderKind};
+use crate::domain::{ChainAsset, DepositState, OrderKind};
 use crate::orders::EventOutcome;
 use crate::orders::notify::{Transition, record_transition};
 use crate::orders::treasury::notify_watchers;
 use crate::orders::views::DepositView;
 use crate::providers::DepositEvent;
+use crate::store::addresses::AddressRow;
 use crate::store::{addresses, deposits};
 
 pub async fn apply_deposit_event(
@@ -47,24 +48,7 @@ pub async fn apply_deposit_event(
         return Ok(EventOutcome::orphan("deposit amount is not positive"));
     }
 
-    let new = deposits::NewDeposit {
-        merchant_id: address.merchant_id,
-        address_id: address.id,
-        account_id,
-        provider_ref,
-        user_id: &address.user_id,
-        chain: &chain_asset.chain,
-        asset: &chain_asset.asset,
-        address: &event.address,
-        memo: event.memo.as_deref(),
-        amount: event.amount,
-        fee: event.fee,
-        tx_hash: event.tx_hash.as_deref(),
-        block_height: event.block_height,
-        risk_source_score: event.risk.map(|r| r.source_score),
-        risk_target_score: event.risk.map(|r| r.target_score),
-        hold_reason: event.hold.as_deref(),
-    };
+    let new = new_deposit(&address, account_id, provider_ref, chain_asset, event);
     let transition = |order_id, from, to| Transition {
         merchant_id: address.merchant_id,
         kind: OrderKind::Deposit,
@@ -84,13 +68,10 @@ pub async fn apply_deposit_event(
                 &DepositView::from(&created),
             )
             .await?;
-            if let Some(hold) = &created.hold_reason {
-                return Ok(EventOutcome::needs_review(created.id, hold.clone()));
+            match on_creation(target, created.hold_reason.as_deref()) {
+                Creation::MovesOn(_) => created,
+                stays => return Ok(stays.outcome(created.id)),
             }
-            if target == DepositState::Detected {
-                return Ok(EventOutcome::applied(created.id));
-            }
-            created
         }
         None => {
             let existing = deposits::lock_by_provider_ref(conn, account_id, provider_ref)
@@ -132,6 +113,79 @@ pub async fn apply_deposit_event(
     )
     .await?;
     Ok(EventOutcome::applied(deposit.id))
+}
+
+/// The deposit `event` creates at `address`.
+pub fn new_deposit<'a>(
+    address: &'a AddressRow,
+    account_id: &'a str,
+    provider_ref: &'a str,
+    chain_asset: &'a ChainAsset,
+    event: &'a DepositEvent,
+) -> deposits::NewDeposit<'a> {
+    deposits::NewDeposit {
+        merchant_id: address.merchant_id,
+        address_id: address.id,
+        account_id,
+        provider_ref,
+        user_id: &address.user_id,
+        chain: &chain_asset.chain,
+        asset: &chain_asset.asset,
+        address: &event.address,
+        memo: event.memo.as_deref(),
+        amount: event.amount,
+        fee: event.fee,
+        tx_hash: event.tx_hash.as_deref(),
+        block_height: event.block_height,
+        risk_source_score: event.risk.map(|r| r.source_score),
+        risk_target_score: event.risk.map(|r| r.target_score),
+        hold_reason: event.hold.as_deref(),
+    }
+}
+
+/// What becomes of a deposit the moment an event creates it (as `detected`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Creation {
+    /// Held for an operator, with the reason: it stays `detected`.
+    Held(String),
+    /// The event reports `detected` itself.
+    Detected,
+    /// The event's state is not ahead of `detected`.
+    Stale,
+    /// It moves on to the event's state at once.
+    MovesOn(DepositState),
+}
+
+impl Creation {
+    /// The event's outcome when the deposit stays `detected`, or once it has moved on.
+    pub fn outcome(&self, deposit_id: uuid::Uuid) -> EventOutcome {
+        match self {
+            Creation::Held(hold) => EventOutcome::needs_review(deposit_id, hold.clone()),
+            Creation::Stale => EventOutcome::stale(deposit_id, DepositState::Detected.as_str()),
+            Creation::Detected | Creation::MovesOn(_) => EventOutcome::applied(deposit_id),
+        }
+    }
+
+    /// The state the deposit ends in.
+    pub fn state(&self) -> DepositState {
+        match self {
+            Creation::MovesOn(target) => *target,
+            _ => DepositState::Detected,
+        }
+    }
+}
+
+/// Decides [`Creation`] for a new deposit reported in state `target`, held or not.
+pub fn on_creation(target: DepositState, hold: Option<&str>) -> Creation {
+    if let Some(hold) = hold {
+        Creation::Held(hold.to_owned())
+    } else if target == DepositState::Detected {
+        Creation::Detected
+    } else if !DepositState::Detected.can_move_to(target) {
+        Creation::Stale
+    } else {
+        Creation::MovesOn(target)
+    }
 }
 
 /// What an operator decides about a held deposit.

@@ -3,20 +3,21 @@
 
 use std::time::Duration;
 
-use sqlx::PgPool;
-
+use crate::orders::Core;
 use crate::orders::approvals::decide_approval;
+use crate::orders::group_commit::CallbackWriter;
 use crate::orders::ingest::{store_events, store_limited_call, store_rejected_call};
 use crate::providers::{CallbackError, Inbound, Outcome, Provider, ProviderReply, RawCallback};
 
 /// Answers one call. Storing waits at most `deadline` on the database; past it the provider is
 /// asked to send again (a duplicate of anything that did commit is harmless).
 pub async fn receive(
-    pool: &PgPool,
+    core: &Core,
     provider: &dyn Provider,
     raw: &RawCallback,
     deadline: Duration,
 ) -> ProviderReply {
+    let pool = &core.pool;
     let account = provider.account_id();
     let (outcome, label) = match provider.read_callback(raw).await {
         Ok(Inbound::Answered(reply)) => return reply,
@@ -27,11 +28,11 @@ pub async fn receive(
             );
         }
         Ok(Inbound::Events(events)) => {
-            let outcome = store(pool, provider, raw, &events, true, deadline).await;
+            let outcome = store(&core.callbacks, provider, raw, events, true, deadline).await;
             (outcome, processed_label(outcome, "processed"))
         }
         Ok(Inbound::Prompted(events)) => {
-            let outcome = store(pool, provider, raw, &events, false, deadline).await;
+            let outcome = store(&core.callbacks, provider, raw, events, false, deadline).await;
             (outcome, processed_label(outcome, "processed_unverified"))
         }
         Err(CallbackError::Unavailable(why)) => {
@@ -69,17 +70,17 @@ pub async fn receive(
 
 /// Stores a call's events, or says why the provider must send it again.
 async fn store(
-    pool: &PgPool,
+    writer: &CallbackWriter,
     provider: &dyn Provider,
     raw: &RawCallback,
-    events: &[crate::providers::ProviderEvent],
+    events: Vec<crate::providers::ProviderEvent>,
     verified: bool,
     deadline: Duration,
 ) -> Outcome {
     let account = provider.account_id();
     match tokio::time::timeout(
         deadline,
-        store_events(pool, provider, raw, events, verified),
+        store_events(writer, provider, raw, events, verified),
     )
     .await
     {

@@ -11,6 +11,7 @@ use crate::domain::OrderKind;
 use crate::domain::text::{escape_nul, first_nul, stored_body};
 use crate::orders::addresses::apply_address_change;
 use crate::orders::deposits::apply_deposit_event;
+use crate::orders::group_commit::CallbackWriter;
 use crate::orders::treasury::apply_balance;
 use crate::orders::withdrawals::apply_withdrawal_event;
 use crate::orders::{EventOutcome, EventResult};
@@ -72,52 +73,95 @@ impl<'a> KeptCall<'a> {
     }
 }
 
-/// Stores a callback's events in one transaction with the raw call, each event once; `verified`
-/// says whether the call itself was authenticated (or only prompted the adapter to ask).
+/// A verified (or prompted) call and its events, owned, as it waits to be stored.
+pub struct PendingCallback {
+    pub id: Uuid,
+    pub account_id: String,
+    pub content_type: Option<String>,
+    pub headers: serde_json::Value,
+    pub body: String,
+    pub raw_body: Option<Vec<u8>>,
+    /// Whether the call itself was authenticated (or only prompted the adapter to ask).
+    pub verified: bool,
+    pub events: Vec<ProviderEvent>,
+}
+
+impl PendingCallback {
+    pub fn record(&self, outcome: &'static str) -> callbacks::NewCallback<'_> {
+        callbacks::NewCallback {
+            id: self.id,
+            account_id: &self.account_id,
+            content_type: self.content_type.as_deref(),
+            headers: &self.headers,
+            body: &self.body,
+            raw_body: self.raw_body.as_deref(),
+            verified: self.verified,
+            outcome,
+            reject_reason: None,
+            event_count: self.events.len() as i32,
+        }
+    }
+}
+
+/// Stores a callback's events in one transaction with the raw call, each event once, through
+/// `writer` (which may share the transaction with callbacks arriving at the same moment).
 /// Text PostgreSQL cannot hold can never be stored: such a call is refused for good (and kept, as
 /// refused), never answered "retry later".
 pub async fn store_events(
-    pool: &PgPool,
+    writer: &CallbackWriter,
     provider: &dyn Provider,
     raw: &RawCallback,
-    events: &[ProviderEvent],
+    events: Vec<ProviderEvent>,
     verified: bool,
 ) -> Result<Outcome, sqlx::Error> {
     let account_id = provider.account_id();
     if let Some(field) = events.iter().find_map(unstorable_field) {
         let reason = format!("invalid callback content: {field} contains a NUL character");
         tracing::warn!(account = account_id, reason = %reason, "callback rejected");
-        store_rejected_call(pool, provider, raw, &reason, verified).await?;
+        store_rejected_call(writer.pool(), provider, raw, &reason, verified).await?;
         return Ok(Outcome::Refused);
     }
-    let callback_id = Uuid::now_v7();
     let kept = KeptCall::of(provider, raw);
-    let mut tx = pool.begin().await?;
-    let record = kept.record(
-        callback_id,
-        account_id,
+    let pending = PendingCallback {
+        id: Uuid::now_v7(),
+        account_id: account_id.to_owned(),
+        content_type: kept.content_type.map(str::to_owned),
+        headers: kept.headers,
+        body: kept.body.into_owned(),
+        raw_body: kept.raw_body.map(<[u8]>::to_vec),
         verified,
-        "processed",
-        None,
-        events.len() as i32,
-    );
-    callbacks::insert_callback(&mut *tx, &record).await?;
+        events,
+    };
+    writer.store(pending).await
+}
+
+/// Stores one pending callback in a transaction of its own.
+pub async fn store_alone(pool: &PgPool, pending: &PendingCallback) -> Result<Outcome, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    callbacks::insert_callback(&mut *tx, &pending.record("processed")).await?;
     let mut new_events = 0;
-    for event in events {
-        if record_event(&mut tx, account_id, Some(callback_id), "callback", event).await? {
+    for event in &pending.events {
+        let account = &pending.account_id;
+        if record_event(&mut tx, account, Some(pending.id), "callback", event).await? {
             new_events += 1;
         }
     }
     if new_events == 0 {
-        callbacks::set_callback_outcome(&mut tx, callback_id, "duplicate").await?;
+        callbacks::set_callback_outcome(&mut tx, pending.id, "duplicate").await?;
     }
     tx.commit().await?;
-    tracing::info!(account = account_id, callback_id = %callback_id, events = events.len(), new_events, "callback stored");
-    Ok(if new_events == 0 {
+    Ok(logged_outcome(pending, new_events))
+}
+
+/// The callback's outcome once committed, logged.
+pub fn logged_outcome(pending: &PendingCallback, new_events: usize) -> Outcome {
+    tracing::info!(account = %pending.account_id, callback_id = %pending.id,
+        events = pending.events.len(), new_events, "callback stored");
+    if new_events == 0 {
         Outcome::Duplicate
     } else {
         Outcome::Stored
-    })
+    }
 }
 
 /// Where an event holds text PostgreSQL cannot store (a NUL character), if anywhere.
@@ -176,6 +220,18 @@ pub async fn record_event(
     let Some(event_id) = claimed else {
         return Ok(false);
     };
+    apply_claimed_event(conn, account_id, source, event, event_id).await?;
+    Ok(true)
+}
+
+/// Applies an event whose key was just claimed (as `event_id`) and records its outcome.
+pub async fn apply_claimed_event(
+    conn: &mut PgConnection,
+    account_id: &str,
+    source: &str,
+    event: &ProviderEvent,
+    event_id: i64,
+) -> Result<(), sqlx::Error> {
     let outcome: EventOutcome = match &event.body {
         EventBody::Deposit(deposit) => {
             apply_deposit_event(
@@ -207,13 +263,7 @@ pub async fn record_event(
         // The account's own movements (sweeps, gas) and notices: kept, never a merchant's order.
         EventBody::TreasuryTransfer(_) | EventBody::Notice(_) => EventOutcome::recorded(),
     };
-    match outcome.result {
-        EventResult::Applied | EventResult::Recorded => {}
-        other => {
-            tracing::warn!(account = account_id, event_key = %event.event_key, outcome = other.as_str(),
-                detail = outcome.detail.as_deref().unwrap_or(""), "event recorded, not applied");
-        }
-    }
+    log_unapplied(account_id, event, &outcome);
     callbacks::set_event_outcome(
         conn,
         event_id,
@@ -221,8 +271,18 @@ pub async fn record_event(
         outcome.detail.as_deref(),
         outcome.order_id,
     )
-    .await?;
-    Ok(true)
+    .await
+}
+
+/// Says why an event was recorded and not applied, if it was not.
+pub fn log_unapplied(account_id: &str, event: &ProviderEvent, outcome: &EventOutcome) {
+    match outcome.result {
+        EventResult::Applied | EventResult::Recorded => {}
+        other => {
+            tracing::warn!(account = account_id, event_key = %event.event_key, outcome = other.as_str(),
+                detail = outcome.detail.as_deref().unwrap_or(""), "event recorded, not applied");
+        }
+    }
 }
 
 /// `event` as an invalid event whose identifying texts have their NULs escaped.

@@ -3,6 +3,7 @@
 pub mod addresses;
 pub mod approvals;
 pub mod deposits;
+pub mod group_commit;
 pub mod inbound;
 pub mod ingest;
 pub mod merchants;
@@ -28,6 +29,8 @@ pub struct Core {
     pub public_url: String,
     /// Wakes the webhook workers once notifications are committed.
     pub outbox_wake: std::sync::Arc<crate::webhooks::wake::OutboxWake>,
+    /// Stores provider callbacks, grouping those that arrive together.
+    pub callbacks: group_commit::CallbackWriter,
 }
 
 impl Core {

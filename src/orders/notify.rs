@@ -77,14 +77,7 @@ async fn queue(
     sequence: i64,
     data: &impl Serialize,
 ) -> Result<(), sqlx::Error> {
-    let id = Uuid::now_v7();
-    let payload = serde_json::json!({
-        "id": id,
-        "type": event_type,
-        "created_at": Utc::now(),
-        "sequence": sequence,
-        "data": data,
-    });
+    let (id, payload) = announcement(event_type, sequence, data);
     outbox::insert(
         conn,
         &outbox::NewNotification {
@@ -97,4 +90,21 @@ async fn queue(
         },
     )
     .await
+}
+
+/// A notification's id and the payload the merchant receives.
+pub fn announcement(
+    event_type: &str,
+    sequence: i64,
+    data: &impl Serialize,
+) -> (Uuid, serde_json::Value) {
+    let id = Uuid::now_v7();
+    let payload = serde_json::json!({
+        "id": id,
+        "type": event_type,
+        "created_at": Utc::now(),
+        "sequence": sequence,
+        "data": data,
+    });
+    (id, payload)
 }

@@ -2,6 +2,7 @@
 
 pub mod addresses;
 pub mod backlog;
+pub mod batch;
 pub mod callbacks;
 pub mod deposits;
 pub mod merchants;

@@ -60,6 +60,8 @@ pub struct TestOptions {
     pub submit_wait_ms: u64,
     /// `workers.attention_after_secs`: how long a withdrawal may be quiet before ops see it.
     pub attention_after_secs: u64,
+    /// `database.callback_groups`: how many callback transactions may run at once.
+    pub callback_groups: usize,
     /// `webhooks.poll_interval_ms`: how often workers look for due deliveries without a wake-up.
     pub webhook_poll_interval_ms: u64,
     /// The UBAO account's base URL; its built-in simulator (`sim`) by default.
@@ -97,6 +99,7 @@ impl Default for TestOptions {
             waas_withdraw_mode: "verify",
             submit_wait_ms: 5_000,
             attention_after_secs: 1_800,
+            callback_groups: 4,
             pay_unverified_per_minute: 30,
             ubao_base_url: None,
             webhook_poll_interval_ms: 20,
@@ -136,6 +139,7 @@ max_connections = {max_connections}
 [database]
 url = "{database_url}"
 max_connections = 30
+callback_groups = {callback_groups}
 
 [ops]
 token = "{OPS_TOKEN}"
@@ -353,6 +357,7 @@ contract = "0x55d398326f99059ff775485246999027b3197955"
         trusted_proxies = options.trusted_proxies,
         submit_wait_ms = options.submit_wait_ms,
         attention_after = options.attention_after_secs,
+        callback_groups = options.callback_groups,
         pay_unverified = options.pay_unverified_per_minute,
         webhook_poll = options.webhook_poll_interval_ms,
         ubao_base_url = options.ubao_base_url.as_deref().unwrap_or("sim"),

@@ -1,0 +1,425 @@
+//! Group commit of provider callbacks. Callbacks that arrive while earlier ones are being stored
+//! wait, and are then stored together: one transaction, multi-row statements, one commit, after
+//! which each is answered. At low load a callback is stored at once, alone. A group that cannot be
+//! stored (one bad callback, a deadlock with another group) is stored again one callback at a time,
+//! so that no callback fails for another's sake.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use rust_decimal::Decimal;
+use sqlx::{PgConnection, PgPool};
+use tokio::sync::{Semaphore, mpsc, oneshot};
+use uuid::Uuid;
+
+use crate::domain::{DepositState, OrderKind};
+use crate::orders::EventOutcome;
+use crate::orders::deposits::{Creation, new_deposit, on_creation};
+use crate::orders::ingest::{
+    PendingCallback, apply_claimed_event, log_unapplied, logged_outcome, store_alone,
+};
+use crate::orders::notify::announcement;
+use crate::orders::views::DepositView;
+use crate::providers::{DepositEvent, EventBody, Outcome, ProviderEvent};
+use crate::store::addresses::AddressRow;
+use crate::store::batch;
+use crate::store::callbacks::NewEvent;
+use crate::store::deposits::DepositRow;
+use crate::store::outbox::NewNotification;
+use crate::store::transitions::NewTransition;
+
+/// Where callbacks go to be stored.
+pub struct CallbackWriter {
+    pool: PgPool,
+    jobs: mpsc::Sender<Job>,
+}
+
+struct Job {
+    callback: PendingCallback,
+    done: oneshot::Sender<Result<Outcome, sqlx::Error>>,
+}
+
+impl CallbackWriter {
+    /// Starts the writer: at most `groups` transactions at once, each of at most `max_group`
+    /// callbacks.
+    pub fn start(pool: PgPool, groups: usize, max_group: usize) -> CallbackWriter {
+        let (jobs, queue) = mpsc::channel(groups.max(1) * max_group.max(1) * 4);
+        tokio::spawn(gather(pool.clone(), queue, groups.max(1), max_group.max(1)));
+        CallbackWriter { pool, jobs }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Stores `callback` (with whatever callbacks share its group) and says how it went once
+    /// that is committed.
+    pub async fn store(&self, callback: PendingCallback) -> Result<Outcome, sqlx::Error> {
+        let (done, outcome) = oneshot::channel();
+        if self.jobs.send(Job { callback, done }).await.is_err() {
+            return Err(sqlx::Error::PoolClosed);
+        }
+        outcome.await.unwrap_or(Err(sqlx::Error::PoolClosed))
+    }
+}
+
+/// Takes the next group once a transaction slot is free: whatever has queued meanwhile.
+async fn gather(pool: PgPool, mut queue: mpsc::Receiver<Job>, groups: usize, max_group: usize) {
+    let slots = Arc::new(Semaphore::new(groups));
+    loop {
+        let slot = Arc::clone(&slots)
+            .acquire_owned()
+            .await
+            .expect("the slots are never closed");
+        let Some(first) = queue.recv().await else {
+            return;
+        };
+        let mut group = vec![first];
+        while group.len() < max_group {
+            match queue.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            store_group(&pool, group).await;
+            drop(slot);
+        });
+    }
+}
+
+async fn store_group(pool: &PgPool, group: Vec<Job>) {
+    let callbacks: Vec<&PendingCallback> = group.iter().map(|job| &job.callback).collect();
+    match store_together(pool, &callbacks).await {
+        Ok(outcomes) => {
+            for (job, outcome) in group.into_iter().zip(outcomes) {
+                let _ = job.done.send(Ok(outcome));
+            }
+        }
+        Err(err) => {
+            if group.len() > 1 {
+                tracing::warn!(callbacks = group.len(), error = %err,
+                    "callbacks could not be stored together; storing each alone");
+            }
+            for job in group {
+                let outcome = store_alone(pool, &job.callback).await;
+                let _ = job.done.send(outcome);
+            }
+        }
+    }
+}
+
+/// An event whose key this group claimed.
+struct ClaimedEvent<'a> {
+    /// Its place in the group, in the order the callbacks arrived.
+    position: usize,
+    callback: &'a PendingCallback,
+    event: &'a ProviderEvent,
+    id: i64,
+}
+
+/// A new deposit the group can create with multi-row statements.
+struct NewDepositWork<'a> {
+    claimed: &'a ClaimedEvent<'a>,
+    deposit: &'a DepositEvent,
+    address: AddressRow,
+    creation: Creation,
+}
+
+/// Stores the callbacks in one transaction: the raw calls and their event keys first; new
+/// deposits (the common case) with multi-row statements; every other event as it would be alone.
+async fn store_together(
+    pool: &PgPool,
+    callbacks: &[&PendingCallback],
+) -> Result<Vec<Outcome>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let claimed = claim(&mut tx, callbacks).await?;
+
+    let (creatable, mut one_by_one) = new_deposits(&mut tx, &claimed).await?;
+    let created = create_deposits(&mut tx, &creatable).await?;
+    for work in &creatable {
+        let key = (
+            work.claimed.callback.account_id.as_str(),
+            work.claimed.event.provider_ref.as_str(),
+        );
+        if !created.contains_key(&key) {
+            // Stored already, by an earlier callback: it moves on (or not) as alone.
+            one_by_one.push(work.claimed);
+        }
+    }
+
+    one_by_one.sort_by_key(|c| c.position);
+    for c in one_by_one {
+        apply_claimed_event(&mut tx, &c.callback.account_id, "callback", c.event, c.id).await?;
+    }
+
+    let duplicates: Vec<Uuid> = callbacks
+        .iter()
+        .filter(|cb| !claimed.iter().any(|c| c.callback.id == cb.id))
+        .map(|cb| cb.id)
+        .collect();
+    if !duplicates.is_empty() {
+        batch::mark_duplicates(&mut tx, &duplicates).await?;
+    }
+    tx.commit().await?;
+    Ok(callbacks
+        .iter()
+        .map(|cb| {
+            logged_outcome(
+                cb,
+                claimed.iter().filter(|c| c.callback.id == cb.id).count(),
+            )
+        })
+        .collect())
+}
+
+/// Inserts the raw calls and claims their events' keys, in key order.
+async fn claim<'a>(
+    conn: &mut PgConnection,
+    callbacks: &[&'a PendingCallback],
+) -> Result<Vec<ClaimedEvent<'a>>, sqlx::Error> {
+    let records: Vec<_> = callbacks.iter().map(|cb| cb.record("processed")).collect();
+    let mut events: Vec<(&PendingCallback, &ProviderEvent, serde_json::Value)> = callbacks
+        .iter()
+        .flat_map(|cb| cb.events.iter().map(move |event| (*cb, event)))
+        .map(|(cb, event)| {
+            let payload = serde_json::to_value(&event.body).expect("events serialize");
+            (cb, event, payload)
+        })
+        .collect();
+    events
+        .sort_by(|a, b| (&a.0.account_id, &a.1.event_key).cmp(&(&b.0.account_id, &b.1.event_key)));
+    let rows: Vec<NewEvent> = events
+        .iter()
+        .map(|(cb, event, payload)| NewEvent {
+            account_id: &cb.account_id,
+            event_key: &event.event_key,
+            callback_id: Some(cb.id),
+            source: "callback",
+            order_kind: event.body.kind().as_str(),
+            provider_ref: &event.provider_ref,
+            provider_status: &event.provider_status,
+            payload,
+        })
+        .collect();
+    let mut taken: HashMap<(Uuid, String), i64> =
+        batch::insert_callbacks_claiming_events(conn, &records, &rows)
+            .await?
+            .into_iter()
+            .map(|c| ((c.callback_id, c.event_key), c.id))
+            .collect();
+    // In the callbacks' own order; an event repeated within one callback is claimed once.
+    let mut claimed = Vec::new();
+    for &callback in callbacks {
+        for event in &callback.events {
+            if let Some(id) = taken.remove(&(callback.id, event.event_key.clone())) {
+                let position = claimed.len();
+                claimed.push(ClaimedEvent {
+                    position,
+                    callback,
+                    event,
+                    id,
+                });
+            }
+        }
+    }
+    Ok(claimed)
+}
+
+/// Splits the claimed events into deposits this group can create together and the rest, which are
+/// applied one by one: every other kind of event, a deposit whose address is not ours (it may be
+/// watched), and a transfer reported more than once in the group (its events apply in order).
+async fn new_deposits<'a>(
+    conn: &mut PgConnection,
+    claimed: &'a [ClaimedEvent<'a>],
+) -> Result<(Vec<NewDepositWork<'a>>, Vec<&'a ClaimedEvent<'a>>), sqlx::Error> {
+    let mut transfers: HashMap<(&str, &str), usize> = HashMap::new();
+    for c in claimed {
+        if matches!(c.event.body, EventBody::Deposit(_)) {
+            *transfers
+                .entry((&c.callback.account_id, &c.event.provider_ref))
+                .or_default() += 1;
+        }
+    }
+    let mut candidates = Vec::new();
+    let mut one_by_one = Vec::new();
+    for c in claimed {
+        match &c.event.body {
+            EventBody::Deposit(deposit)
+                if deposit.chain_asset.is_some()
+                    && deposit.state.is_some()
+                    && deposit.amount > Decimal::ZERO
+                    && transfers[&(
+                        c.callback.account_id.as_str(),
+                        c.event.provider_ref.as_str(),
+                    )] == 1 =>
+            {
+                candidates.push((c, deposit));
+            }
+            _ => one_by_one.push(c),
+        }
+    }
+    if candidates.is_empty() {
+        return Ok((Vec::new(), one_by_one));
+    }
+    let keys: Vec<(&str, &str, &str)> = candidates
+        .iter()
+        .map(|(c, d)| {
+            let chain = &d.chain_asset.as_ref().expect("checked above").chain;
+            (
+                c.callback.account_id.as_str(),
+                chain.as_str(),
+                d.address.as_str(),
+            )
+        })
+        .collect();
+    let addresses = batch::find_addresses(conn, &keys).await?;
+    let mut work = Vec::new();
+    for ((c, deposit), key) in candidates.into_iter().zip(&keys) {
+        let found = addresses
+            .iter()
+            .find(|a| (a.account_id.as_str(), a.chain.as_str(), a.address.as_str()) == *key);
+        let Some(address) = found else {
+            one_by_one.push(c);
+            continue;
+        };
+        let target = deposit.state.expect("checked above");
+        work.push(NewDepositWork {
+            claimed: c,
+            deposit,
+            address: address.clone(),
+            creation: on_creation(target, deposit.hold.as_deref()),
+        });
+    }
+    Ok((work, one_by_one))
+}
+
+/// Creates the new deposits, each in the state its event leaves it in, with their transitions,
+/// notifications and event outcomes, as [`apply_deposit_event`] would one by one. Returns the ones
+/// created, by `(account, transfer)`; a transfer already stored is left out.
+///
+/// [`apply_deposit_event`]: crate::orders::deposits::apply_deposit_event
+async fn create_deposits<'a>(
+    conn: &mut PgConnection,
+    work: &'a [NewDepositWork<'a>],
+) -> Result<HashMap<(&'a str, &'a str), DepositRow>, sqlx::Error> {
+    if work.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<_> = work
+        .iter()
+        .map(|w| {
+            let c = w.claimed;
+            let chain_asset = w.deposit.chain_asset.as_ref().expect("checked when split");
+            let new = new_deposit(
+                &w.address,
+                &c.callback.account_id,
+                &c.event.provider_ref,
+                chain_asset,
+                w.deposit,
+            );
+            (Uuid::now_v7(), new, w.creation.state().as_str())
+        })
+        .collect();
+    let inserted = batch::insert_deposits(conn, &rows).await?;
+    let mut created: HashMap<(&str, &str), DepositRow> = HashMap::new();
+    for w in work {
+        let key = (
+            w.claimed.callback.account_id.as_str(),
+            w.claimed.event.provider_ref.as_str(),
+        );
+        if let Some(row) = inserted
+            .iter()
+            .find(|r| (r.account_id.as_str(), r.provider_ref.as_str()) == key)
+        {
+            created.insert(key, row.clone());
+        }
+    }
+
+    // Every created deposit was `detected` first; some moved on at once.
+    let mut changes: Vec<(
+        &NewDepositWork,
+        Option<DepositState>,
+        DepositState,
+        DepositRow,
+    )> = Vec::new();
+    for w in work {
+        let key = (
+            w.claimed.callback.account_id.as_str(),
+            w.claimed.event.provider_ref.as_str(),
+        );
+        let Some(row) = created.get(&key) else {
+            continue;
+        };
+        let mut detected = row.clone();
+        detected.state = DepositState::Detected;
+        changes.push((w, None, DepositState::Detected, detected));
+        if let Creation::MovesOn(target) = w.creation {
+            changes.push((w, Some(DepositState::Detected), target, row.clone()));
+        }
+    }
+    let sequences = batch::next_sequences(conn, changes.len()).await?;
+    let event_types: Vec<String> = changes
+        .iter()
+        .map(|(_, _, to, _)| format!("{}.{}", OrderKind::Deposit.as_str(), to.as_str()))
+        .collect();
+    let mut transitions = Vec::new();
+    let mut notifications = Vec::new();
+    let mut payloads = Vec::new();
+    for ((w, from, to, row), sequence) in changes.iter().zip(&sequences) {
+        transitions.push((
+            *sequence,
+            NewTransition {
+                order_kind: OrderKind::Deposit.as_str(),
+                order_id: row.id,
+                from_state: from.map(DepositState::as_str),
+                to_state: to.as_str(),
+                source: "callback",
+                event_id: Some(w.claimed.id),
+                reason: None,
+            },
+        ));
+        payloads.push(announcement(
+            &event_types[transitions.len() - 1],
+            *sequence,
+            &DepositView::from(row),
+        ));
+    }
+    for (((_, _, _, row), sequence), (event_type, (id, payload))) in changes
+        .iter()
+        .zip(&sequences)
+        .zip(event_types.iter().zip(&payloads))
+    {
+        notifications.push(NewNotification {
+            id: *id,
+            merchant_id: row.merchant_id,
+            event_type,
+            order_id: Some(row.id),
+            sequence: *sequence,
+            payload,
+        });
+    }
+    batch::insert_transitions(conn, &transitions).await?;
+    batch::insert_notifications(conn, &notifications).await?;
+
+    let outcomes: Vec<(i64, EventOutcome)> = work
+        .iter()
+        .filter_map(|w| {
+            let key = (
+                w.claimed.callback.account_id.as_str(),
+                w.claimed.event.provider_ref.as_str(),
+            );
+            let row = created.get(&key)?;
+            let outcome = w.creation.outcome(row.id);
+            log_unapplied(&w.claimed.callback.account_id, w.claimed.event, &outcome);
+            Some((w.claimed.id, outcome))
+        })
+        .collect();
+    let outcome_rows: Vec<_> = outcomes
+        .iter()
+        .map(|(id, o)| (*id, o.result.as_str(), o.detail.as_deref(), o.order_id))
+        .collect();
+    batch::set_event_outcomes(conn, &outcome_rows).await?;
+    Ok(created)
+}

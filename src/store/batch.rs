@@ -1,0 +1,258 @@
+//! Multi-row statements for callbacks stored together in one transaction (group commit): each
+//! statement takes its rows as arrays and `UNNEST`s them, so a group costs a handful of round
+//! trips however many callbacks it holds.
+
+use rust_decimal::Decimal;
+use sqlx::PgConnection;
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use crate::store::addresses::AddressRow;
+use crate::store::callbacks::{NewCallback, NewEvent};
+use crate::store::deposits::{DepositRow, NewDeposit};
+use crate::store::outbox::NewNotification;
+use crate::store::transitions::NewTransition;
+
+/// An event key taken by this statement: which callback's event it was, and its id.
+#[derive(Debug, sqlx::FromRow)]
+pub struct Claimed {
+    pub id: i64,
+    pub callback_id: Uuid,
+    pub event_key: String,
+}
+
+/// Inserts the raw callbacks and claims their events' keys, in the order given (callers sort by
+/// key, so that groups racing for the same keys wait on each other instead of deadlocking).
+/// A key already held, by an earlier delivery or earlier in the same group, is not claimed.
+pub async fn insert_callbacks_claiming_events(
+    conn: &mut PgConnection,
+    calls: &[NewCallback<'_>],
+    events: &[NewEvent<'_>],
+) -> Result<Vec<Claimed>, sqlx::Error> {
+    sqlx::query_as(
+        "WITH calls AS (
+             INSERT INTO provider_callbacks (id, account_id, content_type, headers, body, verified,
+                                             outcome, event_count, raw_body)
+             SELECT id, account_id, content_type, headers, body, verified, outcome, event_count, raw_body
+             FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::text[], $6::bool[],
+                         $7::text[], $8::int4[], $9::bytea[])
+                  AS c(id, account_id, content_type, headers, body, verified, outcome, event_count,
+                       raw_body)
+         )
+         INSERT INTO provider_events (account_id, event_key, callback_id, source, order_kind,
+                                      provider_ref, provider_status, payload, outcome)
+         SELECT account_id, event_key, callback_id, source, order_kind, provider_ref,
+                provider_status, payload, 'pending'
+         FROM UNNEST($10::text[], $11::text[], $12::uuid[], $13::text[], $14::text[], $15::text[],
+                     $16::text[], $17::jsonb[]) WITH ORDINALITY
+              AS e(account_id, event_key, callback_id, source, order_kind, provider_ref,
+                   provider_status, payload, position)
+         ORDER BY position
+         ON CONFLICT ON CONSTRAINT provider_events_key_unique DO NOTHING
+         RETURNING id, callback_id, event_key",
+    )
+    .bind(calls.iter().map(|c| c.id).collect::<Vec<_>>())
+    .bind(calls.iter().map(|c| c.account_id).collect::<Vec<_>>())
+    .bind(calls.iter().map(|c| c.content_type).collect::<Vec<_>>())
+    .bind(calls.iter().map(|c| Json(c.headers)).collect::<Vec<_>>())
+    .bind(calls.iter().map(|c| c.body).collect::<Vec<_>>())
+    .bind(calls.iter().map(|c| c.verified).collect::<Vec<_>>())
+    .bind(calls.iter().map(|c| c.outcome).collect::<Vec<_>>())
+    .bind(calls.iter().map(|c| c.event_count).collect::<Vec<_>>())
+    .bind(calls.iter().map(|c| c.raw_body).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.account_id).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.event_key).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.callback_id).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.source).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.order_kind).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.provider_ref).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.provider_status).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| Json(e.payload)).collect::<Vec<_>>())
+    .fetch_all(conn)
+    .await
+}
+
+/// The addresses at `(account_id, chain, address)`, where we have them.
+pub async fn find_addresses(
+    conn: &mut PgConnection,
+    keys: &[(&str, &str, &str)],
+) -> Result<Vec<AddressRow>, sqlx::Error> {
+    sqlx::query_as(
+        // One unique-index lookup per key, whatever the plan estimates of the arrays: a lateral
+        // subquery with a LIMIT is never turned into a join that could read the table whole.
+        "SELECT a.* FROM UNNEST($1::text[], $2::text[], $3::text[]) AS k(account_id, chain, address)
+         CROSS JOIN LATERAL (
+             SELECT * FROM addresses a
+              WHERE a.account_id = k.account_id AND a.chain = k.chain AND a.address = k.address
+              LIMIT 1) a",
+    )
+    .bind(keys.iter().map(|k| k.0).collect::<Vec<_>>())
+    .bind(keys.iter().map(|k| k.1).collect::<Vec<_>>())
+    .bind(keys.iter().map(|k| k.2).collect::<Vec<_>>())
+    .fetch_all(conn)
+    .await
+}
+
+/// Inserts new deposits, each already in the state its event leaves it in; a transfer already
+/// stored is skipped (and not returned).
+pub async fn insert_deposits(
+    conn: &mut PgConnection,
+    deposits: &[(Uuid, NewDeposit<'_>, &str)],
+) -> Result<Vec<DepositRow>, sqlx::Error> {
+    sqlx::query_as(
+        "INSERT INTO deposits (id, merchant_id, address_id, account_id, provider_ref, user_id, chain,
+                               asset, address, memo, amount, fee, tx_hash, block_height, state,
+                               risk_source_score, risk_target_score, hold_reason, needs_review,
+                               review_reason)
+         SELECT id, merchant_id, address_id, account_id, provider_ref, user_id, chain, asset, address,
+                memo, amount, fee, tx_hash, block_height, state, risk_source_score,
+                risk_target_score, hold_reason, hold_reason IS NOT NULL, hold_reason
+         FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[],
+                     $7::text[], $8::text[], $9::text[], $10::text[], $11::numeric[],
+                     $12::numeric[], $13::text[], $14::int8[], $15::text[], $16::int2[],
+                     $17::int2[], $18::text[]) WITH ORDINALITY
+              AS d(id, merchant_id, address_id, account_id, provider_ref, user_id, chain, asset,
+                   address, memo, amount, fee, tx_hash, block_height, state, risk_source_score,
+                   risk_target_score, hold_reason, position)
+         ORDER BY position
+         ON CONFLICT ON CONSTRAINT deposits_account_ref_unique DO NOTHING
+         RETURNING *",
+    )
+    .bind(deposits.iter().map(|d| d.0).collect::<Vec<_>>())
+    .bind(deposits.iter().map(|d| d.1.merchant_id).collect::<Vec<_>>())
+    .bind(deposits.iter().map(|d| d.1.address_id).collect::<Vec<_>>())
+    .bind(deposits.iter().map(|d| d.1.account_id).collect::<Vec<_>>())
+    .bind(deposits.iter().map(|d| d.1.provider_ref).collect::<Vec<_>>())
+    .bind(deposits.iter().map(|d| d.1.user_id).collect::<Vec<_>>())
+    .bind(deposits.iter().map(|d| d.1.chain).collect::<Vec<_>>())
+    .bind(deposits.iter().map(|d| d.1.asset).collect::<Vec<_>>())
+    .bind(deposits.iter().map(|d| d.1.address).collect::<Vec<_>>())
+    .bind(deposits.iter().map(|d| d.1.memo).collect::<Vec<_>>())
+    .bind(deposits.iter().map(|d| d.1.amount).collect::<Vec<Decimal>>())
+    .bind(deposits.iter().map(|d| d.1.fee).collect::<Vec<_>>())
+    .bind(deposits.iter().map(|d| d.1.tx_hash).collect::<Vec<_>>())
+    .bind(deposits.iter().map(|d| d.1.block_height).collect::<Vec<_>>())
+    .bind(deposits.iter().map(|d| d.2).collect::<Vec<_>>())
+    .bind(deposits.iter().map(|d| d.1.risk_source_score).collect::<Vec<_>>())
+    .bind(deposits.iter().map(|d| d.1.risk_target_score).collect::<Vec<_>>())
+    .bind(deposits.iter().map(|d| d.1.hold_reason).collect::<Vec<_>>())
+    .fetch_all(conn)
+    .await
+}
+
+/// `count` places in the order of transitions, ascending.
+pub async fn next_sequences(
+    conn: &mut PgConnection,
+    count: usize,
+) -> Result<Vec<i64>, sqlx::Error> {
+    let mut sequences: Vec<i64> = sqlx::query_scalar(
+        "SELECT nextval(pg_get_serial_sequence('order_transitions', 'id'))
+         FROM generate_series(1, $1)",
+    )
+    .bind(count as i32)
+    .fetch_all(conn)
+    .await?;
+    sequences.sort_unstable();
+    Ok(sequences)
+}
+
+/// Records state changes under the places [`next_sequences`] gave them.
+pub async fn insert_transitions(
+    conn: &mut PgConnection,
+    transitions: &[(i64, NewTransition<'_>)],
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO order_transitions (id, order_kind, order_id, from_state, to_state, source,
+                                        event_id, reason)
+         SELECT * FROM UNNEST($1::int8[], $2::text[], $3::uuid[], $4::text[], $5::text[],
+                              $6::text[], $7::int8[], $8::text[])",
+    )
+    .bind(transitions.iter().map(|t| t.0).collect::<Vec<_>>())
+    .bind(
+        transitions
+            .iter()
+            .map(|t| t.1.order_kind)
+            .collect::<Vec<_>>(),
+    )
+    .bind(transitions.iter().map(|t| t.1.order_id).collect::<Vec<_>>())
+    .bind(
+        transitions
+            .iter()
+            .map(|t| t.1.from_state)
+            .collect::<Vec<_>>(),
+    )
+    .bind(transitions.iter().map(|t| t.1.to_state).collect::<Vec<_>>())
+    .bind(transitions.iter().map(|t| t.1.source).collect::<Vec<_>>())
+    .bind(transitions.iter().map(|t| t.1.event_id).collect::<Vec<_>>())
+    .bind(transitions.iter().map(|t| t.1.reason).collect::<Vec<_>>())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn insert_notifications(
+    conn: &mut PgConnection,
+    notifications: &[NewNotification<'_>],
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO webhook_outbox (id, merchant_id, event_type, order_id, sequence, payload)
+         SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::int8[],
+                              $6::jsonb[])",
+    )
+    .bind(notifications.iter().map(|n| n.id).collect::<Vec<_>>())
+    .bind(
+        notifications
+            .iter()
+            .map(|n| n.merchant_id)
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        notifications
+            .iter()
+            .map(|n| n.event_type)
+            .collect::<Vec<_>>(),
+    )
+    .bind(notifications.iter().map(|n| n.order_id).collect::<Vec<_>>())
+    .bind(notifications.iter().map(|n| n.sequence).collect::<Vec<_>>())
+    .bind(
+        notifications
+            .iter()
+            .map(|n| Json(n.payload))
+            .collect::<Vec<_>>(),
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// What became of each event: `(event id, outcome, detail, order id)`.
+pub async fn set_event_outcomes(
+    conn: &mut PgConnection,
+    outcomes: &[(i64, &str, Option<&str>, Option<Uuid>)],
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE provider_events e
+         SET outcome = u.outcome, outcome_detail = u.detail, order_id = u.order_id
+         FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::uuid[]) AS u(id, outcome, detail, order_id)
+         WHERE e.id = u.id",
+    )
+    // Planned afresh with the arrays as they are, so that the join is primary-key lookups: a plan
+    // kept from when the table was small would read the whole table for every group.
+    .persistent(false)
+    .bind(outcomes.iter().map(|o| o.0).collect::<Vec<_>>())
+    .bind(outcomes.iter().map(|o| o.1).collect::<Vec<_>>())
+    .bind(outcomes.iter().map(|o| o.2).collect::<Vec<_>>())
+    .bind(outcomes.iter().map(|o| o.3).collect::<Vec<_>>())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Marks callbacks none of whose events were new.
+pub async fn mark_duplicates(conn: &mut PgConnection, ids: &[Uuid]) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE provider_callbacks SET outcome = 'duplicate' WHERE id = ANY($1)")
+        .bind(ids)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,244 @@
+//! Group commit: callbacks that arrive while a transaction is busy are stored together in the next
+//! one, each exactly once, each answered after that commit; and a group that cannot be stored is
+//! stored again one callback at a time, so that one bad callback fails no other.
+//!
+//! The tests hold the one transaction slot (`callback_groups = 1`) with a deposit whose insert a
+//! test trigger slows down, so that the callbacks sent meanwhile queue and form one group.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{TestApp, TestOptions, str_of};
+use reqwest::StatusCode;
+use serde_json::json;
+use sqlx::Row;
+
+/// A trigger of this test's own on the deposits table: the transfer `slow` takes half a second to
+/// insert, and the transfer `poison` cannot be inserted at all.
+async fn install_faults(app: &TestApp) {
+    sqlx::query(
+        "CREATE FUNCTION test_deposit_faults() RETURNS trigger AS $$
+         BEGIN
+             IF NEW.provider_ref = 'slow' THEN PERFORM pg_sleep(0.5); END IF;
+             IF NEW.provider_ref = 'poison' THEN RAISE EXCEPTION 'this transfer cannot be stored'; END IF;
+             RETURN NEW;
+         END $$ LANGUAGE plpgsql",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "CREATE TRIGGER test_deposit_faults BEFORE INSERT ON deposits
+         FOR EACH ROW EXECUTE FUNCTION test_deposit_faults()",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+}
+
+async fn held_form(app: &TestApp, address: &str, amount: &str, trade_id: &str) -> String {
+    let sent = app
+        .udun()
+        .deposit_with(
+            address,
+            amount,
+            json!({ "hold": true, "trade_id": trade_id }),
+        )
+        .await;
+    str_of(&sent, "form").to_owned()
+}
+
+/// Delivers `forms` all at once while the slow deposit holds the only slot; returns the replies.
+async fn deliver_behind_slow(
+    app: &TestApp,
+    slow: &str,
+    forms: &[String],
+) -> Vec<(StatusCode, String)> {
+    let first = app.deliver_form(slow);
+    let rest = async {
+        // Long enough for the slow one to be in its transaction, well short of its half second.
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        futures::future::join_all(forms.iter().map(|form| app.deliver_form(form))).await
+    };
+    let (first, rest) = tokio::join!(first, rest);
+    assert_eq!((first.0, first.1.as_str()), (StatusCode::OK, "success"));
+    rest
+}
+
+async fn app_with_one_slot() -> (TestApp, String) {
+    let app = TestApp::spawn_with(TestOptions {
+        callback_groups: 1,
+        ..TestOptions::default()
+    })
+    .await;
+    install_faults(&app).await;
+    let address = app.create_address("grace", "BTC", "BTC").await;
+    let address = str_of(&address, "address").to_owned();
+    (app, address)
+}
+
+#[tokio::test]
+async fn callbacks_arriving_together_are_stored_in_one_transaction_each_exactly_once() {
+    let (app, address) = app_with_one_slot().await;
+    let slow = held_form(&app, &address, "0.5", "slow").await;
+    let mut forms = Vec::new();
+    for n in 0..10 {
+        forms.push(held_form(&app, &address, &format!("1.{n:02}"), &format!("t-{n}")).await);
+    }
+    // Copies of two callbacks in the same group, and a transfer reported twice in it (pending,
+    // then confirmed, in whichever order they queue): each credits once.
+    forms.push(forms[3].clone());
+    forms.push(forms[7].clone());
+    for status in [0, 3] {
+        let sent = app
+            .udun()
+            .deposit_with(
+                &address,
+                "4",
+                json!({ "hold": true, "trade_id": "t-twice", "status": status }),
+            )
+            .await;
+        forms.push(str_of(&sent, "form").to_owned());
+    }
+
+    for (status, text) in deliver_behind_slow(&app, &slow, &forms).await {
+        assert_eq!((status, text.as_str()), (StatusCode::OK, "success"));
+    }
+
+    let grouped: i64 = sqlx::query_scalar(
+        "SELECT count(DISTINCT xmin::text) FROM provider_callbacks WHERE body NOT LIKE '%slow%'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(grouped, 1, "the fourteen callbacks shared one transaction");
+    assert_eq!(app.count("SELECT count(*) FROM deposits").await, 12);
+    assert_eq!(
+        app.count("SELECT count(*) FROM provider_callbacks WHERE outcome = 'duplicate'")
+            .await,
+        2
+    );
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM provider_events
+              WHERE outcome = 'applied' AND order_id IS NOT NULL AND provider_ref <> 't-twice'"
+        )
+        .await,
+        11
+    );
+
+    // Each deposit: detected, then confirmed, in its transitions and in its notifications, the
+    // notification's sequence being its transition's id.
+    let rows = sqlx::query(
+        "SELECT d.amount::text AS amount, d.state,
+                array_agg(t.to_state ORDER BY t.id) AS states,
+                array_agg(t.id ORDER BY t.id) AS transition_ids,
+                (SELECT array_agg(o.sequence ORDER BY o.sequence) FROM webhook_outbox o
+                  WHERE o.order_id = d.id) AS sequences,
+                (SELECT array_agg(o.event_type ORDER BY o.sequence) FROM webhook_outbox o
+                  WHERE o.order_id = d.id) AS notices,
+                (SELECT array_agg((o.payload->>'sequence')::int8 ORDER BY o.sequence)
+                   FROM webhook_outbox o WHERE o.order_id = d.id) AS payload_sequences,
+                (SELECT array_agg(o.payload->'data'->>'state' ORDER BY o.sequence)
+                   FROM webhook_outbox o WHERE o.order_id = d.id) AS payload_states
+         FROM deposits d JOIN order_transitions t ON t.order_id = d.id
+         GROUP BY d.id",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 12);
+    for row in rows {
+        let amount: String = row.get("amount");
+        assert_eq!(row.get::<String, _>("state"), "confirmed", "{amount}");
+        assert_eq!(
+            row.get::<Vec<String>, _>("states"),
+            ["detected", "confirmed"],
+            "{amount}"
+        );
+        let ids: Vec<i64> = row.get("transition_ids");
+        assert_eq!(row.get::<Vec<i64>, _>("sequences"), ids, "{amount}");
+        assert_eq!(row.get::<Vec<i64>, _>("payload_sequences"), ids, "{amount}");
+        assert_eq!(
+            row.get::<Vec<String>, _>("notices"),
+            ["deposit.detected", "deposit.confirmed"],
+            "{amount}"
+        );
+        assert_eq!(
+            row.get::<Vec<String>, _>("payload_states"),
+            ["detected", "confirmed"],
+            "{amount}"
+        );
+    }
+
+    // What the merchant reads is what one callback at a time would have stored.
+    let (status, listed) = app.get("/v1/deposits?user_id=grace&limit=50").await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    let amounts: Vec<&str> = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["amount"].as_str().unwrap())
+        .collect();
+    assert_eq!(amounts.len(), 12);
+    assert!(
+        amounts.contains(&"1.07") && amounts.contains(&"0.5"),
+        "{amounts:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_callback_that_cannot_be_stored_fails_no_other_in_its_group() {
+    let (app, address) = app_with_one_slot().await;
+    let slow = held_form(&app, &address, "0.5", "slow").await;
+    let mut forms = Vec::new();
+    for n in 0..5 {
+        forms.push(held_form(&app, &address, &format!("2.{n}"), &format!("g-{n}")).await);
+    }
+    let poison = held_form(&app, &address, "3", "poison").await;
+    forms.insert(2, poison.clone());
+
+    let replies = deliver_behind_slow(&app, &slow, &forms).await;
+    for (form, (status, text)) in forms.iter().zip(&replies) {
+        if *form == poison {
+            assert_ne!(
+                status,
+                &StatusCode::OK,
+                "the poisoned callback is to be sent again"
+            );
+            assert_eq!(text, "error");
+        } else {
+            assert_eq!((*status, text.as_str()), (StatusCode::OK, "success"));
+        }
+    }
+    assert_eq!(app.count("SELECT count(*) FROM deposits").await, 6);
+    assert_eq!(
+        app.count("SELECT count(*) FROM deposits WHERE provider_ref = 'poison'")
+            .await,
+        0
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM provider_events WHERE provider_ref = 'poison'")
+            .await,
+        0,
+        "nothing of the poisoned callback was kept, so that its next delivery is new"
+    );
+    // Each of the others went alone, after the group failed.
+    let transactions: i64 = sqlx::query_scalar(
+        "SELECT count(DISTINCT xmin::text) FROM provider_callbacks WHERE body NOT LIKE '%slow%'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(transactions, 5);
+
+    // Once the fault is gone the provider's next delivery is credited, once.
+    sqlx::query("DROP TRIGGER test_deposit_faults ON deposits")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let (status, text) = app.deliver_form(&poison).await;
+    assert_eq!((status, text.as_str()), (StatusCode::OK, "success"));
+    assert_eq!(app.count("SELECT count(*) FROM deposits").await, 7);
+}
