@@ -1,6 +1,7 @@
 //! custody-gateway: one merchant API over several custody providers, with exactly-once callbacks.
 
 pub mod api;
+pub mod batching;
 pub mod config;
 pub mod domain;
 pub mod error;

@@ -121,3 +121,49 @@ async fn the_event_log_and_the_ops_lookup_read_through_indexes() {
         assert!(sequential_scans(&plan).is_empty(), "{search}\n{plan:#}");
     }
 }
+
+#[tokio::test]
+async fn a_webhook_claim_reads_only_the_rows_it_takes() {
+    let app = TestApp::spawn().await;
+    let mut conn = planner(&app).await;
+    let plan: Value = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "EXPLAIN (FORMAT JSON) {}",
+        webhooks::CLAIM_DUE
+    )))
+    .bind(16_i64)
+    .bind(35_000_f64)
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap();
+    // The claim starts from the merchants (a table of accounts, not of orders) by design.
+    assert_eq!(sequential_scans(&plan), ["merchants"], "{plan:#}");
+    let mut all = Vec::new();
+    nodes(&plan[0]["Plan"], &mut all);
+    // Each merchant's due rows come from the index already in claim order: nothing sorts them
+    // (which would read every due row), and the scan is stopped by the claim's limit.
+    let pending = all
+        .iter()
+        .find(|n| n["Index Name"] == "webhook_outbox_pending_by_merchant")
+        .unwrap_or_else(|| panic!("the pending index is used\n{plan:#}"));
+    assert_eq!(pending["Node Type"], "Index Scan", "{plan:#}");
+    assert!(
+        !all.iter().any(|n| n["Node Type"] == "Incremental Sort"),
+        "{plan:#}"
+    );
+    let sorts_under_limit = all
+        .iter()
+        .filter(|n| n["Node Type"] == "Limit")
+        .any(|limit| {
+            let mut below = Vec::new();
+            nodes(limit, &mut below);
+            below.iter().any(|n| n["Node Type"] == "Sort")
+                && below
+                    .iter()
+                    .any(|n| n["Index Name"] == "webhook_outbox_pending_by_merchant")
+                && below.iter().filter(|n| n["Node Type"] == "Limit").count() == 1
+        });
+    assert!(
+        !sorts_under_limit,
+        "a merchant's due rows are sorted before the limit\n{plan:#}"
+    );
+}

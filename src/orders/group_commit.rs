@@ -5,13 +5,13 @@
 //! so that no callback fails for another's sake.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use rust_decimal::Decimal;
 use sqlx::{PgConnection, PgPool};
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::oneshot;
 use uuid::Uuid;
 
+use crate::batching;
 use crate::domain::{DepositState, OrderKind};
 use crate::orders::EventOutcome;
 use crate::orders::deposits::{Creation, new_deposit, on_creation};
@@ -31,7 +31,7 @@ use crate::store::transitions::NewTransition;
 /// Where callbacks go to be stored.
 pub struct CallbackWriter {
     pool: PgPool,
-    jobs: mpsc::Sender<Job>,
+    jobs: batching::Queue<Job>,
 }
 
 struct Job {
@@ -43,8 +43,11 @@ impl CallbackWriter {
     /// Starts the writer: at most `groups` transactions at once, each of at most `max_group`
     /// callbacks.
     pub fn start(pool: PgPool, groups: usize, max_group: usize) -> CallbackWriter {
-        let (jobs, queue) = mpsc::channel(groups.max(1) * max_group.max(1) * 4);
-        tokio::spawn(gather(pool.clone(), queue, groups.max(1), max_group.max(1)));
+        let group_pool = pool.clone();
+        let jobs = batching::spawn(groups, max_group, move |group| {
+            let pool = group_pool.clone();
+            async move { store_group(&pool, group).await }
+        });
         CallbackWriter { pool, jobs }
     }
 
@@ -60,32 +63,6 @@ impl CallbackWriter {
             return Err(sqlx::Error::PoolClosed);
         }
         outcome.await.unwrap_or(Err(sqlx::Error::PoolClosed))
-    }
-}
-
-/// Takes the next group once a transaction slot is free: whatever has queued meanwhile.
-async fn gather(pool: PgPool, mut queue: mpsc::Receiver<Job>, groups: usize, max_group: usize) {
-    let slots = Arc::new(Semaphore::new(groups));
-    loop {
-        let slot = Arc::clone(&slots)
-            .acquire_owned()
-            .await
-            .expect("the slots are never closed");
-        let Some(first) = queue.recv().await else {
-            return;
-        };
-        let mut group = vec![first];
-        while group.len() < max_group {
-            match queue.try_recv() {
-                Ok(job) => group.push(job),
-                Err(_) => break,
-            }
-        }
-        let pool = pool.clone();
-        tokio::spawn(async move {
-            store_group(&pool, group).await;
-            drop(slot);
-        });
     }
 }
 

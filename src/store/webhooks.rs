@@ -21,18 +21,11 @@ pub struct DueDelivery {
     pub previous_secret_expires_at: Option<DateTime<Utc>>,
 }
 
-/// Claims up to `limit` due notifications, never two of one order at once and never one while an
-/// earlier notification of its order is undelivered. The claim pushes `next_attempt_at` out by the
-/// lease, so no other worker or instance takes the row while it is being sent.
-pub async fn claim_due(
-    pool: &PgPool,
-    limit: i64,
-    lease_ms: i64,
-) -> Result<Vec<DueDelivery>, sqlx::Error> {
-    sqlx::query_as(
-        // Driven from the merchants that can receive: the pending notifications of one without an
-        // endpoint are never scanned.
-        "WITH due AS (
+/// The claim of [`claim_due`] (`$1` the limit, `$2` the lease in ms). Driven from the merchants
+/// that can receive, so that the pending notifications of one without an endpoint are never
+/// scanned; each merchant's due rows are read in claim order from
+/// `webhook_outbox_pending_by_merchant`, only as many as are taken.
+pub const CLAIM_DUE: &str = "WITH due AS (
              SELECT o.id FROM merchants m
              CROSS JOIN LATERAL (
                  SELECT o.id, o.next_attempt_at, o.sequence FROM webhook_outbox o
@@ -52,12 +45,21 @@ pub async fn claim_due(
            FROM due, merchants m
           WHERE w.id = due.id AND m.id = w.merchant_id
          RETURNING w.id, w.merchant_id, w.order_id, w.event_type, w.payload, w.attempts, m.webhook_url,
-                   m.webhook_secret, m.previous_webhook_secret, m.previous_secret_expires_at",
-    )
-    .bind(limit)
-    .bind(lease_ms as f64)
-    .fetch_all(pool)
-    .await
+                   m.webhook_secret, m.previous_webhook_secret, m.previous_secret_expires_at";
+
+/// Claims up to `limit` due notifications, never two of one order at once and never one while an
+/// earlier notification of its order is undelivered. The claim pushes `next_attempt_at` out by the
+/// lease, so no other worker or instance takes the row while it is being sent.
+pub async fn claim_due(
+    pool: &PgPool,
+    limit: i64,
+    lease_ms: i64,
+) -> Result<Vec<DueDelivery>, sqlx::Error> {
+    sqlx::query_as(CLAIM_DUE)
+        .bind(limit)
+        .bind(lease_ms as f64)
+        .fetch_all(pool)
+        .await
 }
 
 pub struct NewAttempt<'a> {
@@ -86,11 +88,45 @@ pub async fn record_attempt(
     Ok(())
 }
 
-pub async fn mark_delivered(conn: &mut PgConnection, id: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE webhook_outbox SET state = 'delivered', delivered_at = now(), last_error = NULL WHERE id = $1")
-        .bind(id)
-        .execute(conn)
-        .await?;
+/// A delivered attempt, as [`record_delivered`] takes it.
+pub struct Delivered {
+    pub outbox_id: Uuid,
+    pub status_code: Option<i32>,
+    pub latency_ms: i32,
+    pub response_body: Option<String>,
+}
+
+/// Records delivered attempts and marks their notifications delivered, in two statements however
+/// many there are.
+pub async fn record_delivered(
+    conn: &mut PgConnection,
+    delivered: &[&Delivered],
+) -> Result<(), sqlx::Error> {
+    let ids: Vec<Uuid> = delivered.iter().map(|d| d.outbox_id).collect();
+    sqlx::query(
+        "INSERT INTO webhook_attempts (outbox_id, status_code, latency_ms, response_body)
+         SELECT * FROM UNNEST($1::uuid[], $2::int4[], $3::int4[], $4::text[])",
+    )
+    .bind(&ids)
+    .bind(delivered.iter().map(|d| d.status_code).collect::<Vec<_>>())
+    .bind(delivered.iter().map(|d| d.latency_ms).collect::<Vec<_>>())
+    .bind(
+        delivered
+            .iter()
+            .map(|d| d.response_body.as_deref())
+            .collect::<Vec<_>>(),
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "UPDATE webhook_outbox SET state = 'delivered', delivered_at = now(), last_error = NULL
+         WHERE id = ANY($1)",
+    )
+    .bind(&ids)
+    // Planned with the ids as they are: a plan kept from a small table would scan it whole.
+    .persistent(false)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

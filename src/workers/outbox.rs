@@ -7,10 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rand::Rng;
-use tokio::sync::{Notify, Semaphore, watch};
+use sqlx::PgPool;
+use tokio::sync::{Notify, Semaphore, oneshot, watch};
 
 use crate::AppState;
-use crate::store::webhooks::{self, DueDelivery, NewAttempt};
+use crate::batching;
+use crate::store::webhooks::{self, Delivered, DueDelivery, NewAttempt};
 use crate::webhooks::send::{SendOutcome, Sender};
 
 pub async fn run(state: AppState, wake: Arc<Notify>, mut stop: watch::Receiver<bool>) {
@@ -21,6 +23,7 @@ pub async fn run(state: AppState, wake: Arc<Notify>, mut stop: watch::Receiver<b
     // Long enough that a claimed notification is never taken by another worker mid-send.
     let lease_ms = (settings.timeout_ms * 2 + 5_000) as i64;
     let idle = Duration::from_millis(settings.poll_interval_ms.max(1));
+    let recorder = Recorder::start(state.pool.clone(), settings.in_flight_per_worker);
     loop {
         if *stop.borrow() {
             return;
@@ -45,8 +48,9 @@ pub async fn run(state: AppState, wake: Arc<Notify>, mut stop: watch::Receiver<b
                 .await
                 .expect("semaphore stays open");
             let (state, sender, finished) = (state.clone(), sender.clone(), finished.clone());
+            let recorder = recorder.clone();
             tokio::spawn(async move {
-                deliver(&state, &sender, delivery).await;
+                deliver(&state, &sender, &recorder, delivery).await;
                 drop(permit);
                 // The next notification of the same order may be due now.
                 finished.notify_one();
@@ -66,7 +70,7 @@ pub async fn run(state: AppState, wake: Arc<Notify>, mut stop: watch::Receiver<b
     }
 }
 
-async fn deliver(state: &AppState, sender: &Sender, delivery: DueDelivery) {
+async fn deliver(state: &AppState, sender: &Sender, recorder: &Recorder, delivery: DueDelivery) {
     let body = serde_json::to_string(&delivery.payload).expect("JSON serializes");
     let id = delivery.id.to_string();
     let now = chrono::Utc::now();
@@ -81,7 +85,7 @@ async fn deliver(state: &AppState, sender: &Sender, delivery: DueDelivery) {
     let outcome = sender
         .send(&delivery.webhook_url, &id, &body, &secrets)
         .await;
-    if let Err(err) = record(state, &delivery, &outcome).await {
+    if let Err(err) = record(state, recorder, &delivery, &outcome).await {
         // The lease runs out and the notification is sent again: at least once, never lost.
         tracing::error!(delivery = %delivery.id, error = %err, "recording a webhook attempt failed");
     }
@@ -89,9 +93,26 @@ async fn deliver(state: &AppState, sender: &Sender, delivery: DueDelivery) {
 
 async fn record(
     state: &AppState,
+    recorder: &Recorder,
     delivery: &DueDelivery,
     outcome: &SendOutcome,
 ) -> Result<(), sqlx::Error> {
+    metrics::histogram!("custody_webhook_attempt_seconds")
+        .record(f64::from(outcome.latency_ms) / 1000.0);
+    if outcome.delivered() {
+        recorder
+            .record(Delivered {
+                outbox_id: delivery.id,
+                status_code: outcome.status.map(i32::from),
+                latency_ms: outcome.latency_ms,
+                response_body: outcome.response_body.clone(),
+            })
+            .await?;
+        attempt_counter("delivered");
+        tracing::info!(delivery = %delivery.id, merchant = %delivery.merchant_id, event = %delivery.event_type,
+            attempt = delivery.attempts, "webhook delivered");
+        return Ok(());
+    }
     let schedule = &state.settings.webhooks.retry_schedule_ms;
     let mut tx = state.pool.begin().await?;
     webhooks::record_attempt(
@@ -106,14 +127,7 @@ async fn record(
     )
     .await?;
     let error = describe(outcome);
-    metrics::histogram!("custody_webhook_attempt_seconds")
-        .record(f64::from(outcome.latency_ms) / 1000.0);
-    if outcome.delivered() {
-        webhooks::mark_delivered(&mut tx, delivery.id).await?;
-        attempt_counter("delivered");
-        tracing::info!(delivery = %delivery.id, merchant = %delivery.merchant_id, event = %delivery.event_type,
-            attempt = delivery.attempts, "webhook delivered");
-    } else if outcome.gone() {
+    if outcome.gone() {
         webhooks::disable_endpoint(&mut tx, delivery.id, delivery.merchant_id).await?;
         attempt_counter("gone");
         tracing::warn!(merchant = %delivery.merchant_id, "webhook endpoint answered 410 Gone; deliveries wait");
@@ -129,6 +143,55 @@ async fn record(
             "webhook delivery failed for good");
     }
     tx.commit().await
+}
+
+/// Records a worker's delivered attempts, those that finish together in one transaction.
+#[derive(Clone)]
+struct Recorder {
+    jobs: batching::Queue<(Delivered, oneshot::Sender<Result<(), sqlx::Error>>)>,
+}
+
+impl Recorder {
+    fn start(pool: PgPool, max_batch: usize) -> Recorder {
+        let jobs = batching::spawn(1, max_batch, move |batch| record_batch(pool.clone(), batch));
+        Recorder { jobs }
+    }
+
+    /// Records `delivered`; returns once that is committed.
+    async fn record(&self, delivered: Delivered) -> Result<(), sqlx::Error> {
+        let (done, recorded) = oneshot::channel();
+        if self.jobs.send((delivered, done)).await.is_err() {
+            return Err(sqlx::Error::PoolClosed);
+        }
+        recorded.await.unwrap_or(Err(sqlx::Error::PoolClosed))
+    }
+}
+
+async fn record_batch(
+    pool: PgPool,
+    batch: Vec<(Delivered, oneshot::Sender<Result<(), sqlx::Error>>)>,
+) {
+    let all: Vec<&Delivered> = batch.iter().map(|(d, _)| d).collect();
+    let together = async {
+        let mut tx = pool.begin().await?;
+        webhooks::record_delivered(&mut tx, &all).await?;
+        tx.commit().await
+    };
+    if together.await.is_ok() {
+        for (_, done) in batch {
+            let _ = done.send(Ok(()));
+        }
+        return;
+    }
+    // One at a time, so that none is held up by another.
+    for (delivered, done) in batch {
+        let alone = async {
+            let mut tx = pool.begin().await?;
+            webhooks::record_delivered(&mut tx, &[&delivered]).await?;
+            tx.commit().await
+        };
+        let _ = done.send(alone.await);
+    }
 }
 
 fn attempt_counter(result: &'static str) {
