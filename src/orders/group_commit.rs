@@ -284,7 +284,7 @@ async fn create_deposits<'a>(
     if work.is_empty() {
         return Ok(HashMap::new());
     }
-    let rows: Vec<_> = work
+    let mut rows: Vec<_> = work
         .iter()
         .map(|w| {
             let c = w.claimed;
@@ -299,6 +299,11 @@ async fn create_deposits<'a>(
             (Uuid::now_v7(), new, w.creation.state().as_str())
         })
         .collect();
+    // In transfer order, like the event keys: two groups inserting the same transfers wait on
+    // each other rather than deadlock.
+    rows.sort_by(|a, b| {
+        (a.1.account_id, a.1.provider_ref).cmp(&(b.1.account_id, b.1.provider_ref))
+    });
     let inserted = batch::insert_deposits(conn, &rows).await?;
     let mut created: HashMap<(&str, &str), DepositRow> = HashMap::new();
     for w in work {
