@@ -17,7 +17,7 @@ use sqlx::PgPool;
 
 mod common;
 
-use common::{REPEAT_EVERY, SERVER, drop_database, post_json, udun_addresses};
+use common::{REPEAT_EVERY, SERVER, drop_database, held_deposits, udun_addresses};
 
 const API_KEY: &str = "cgk_demo_key_for_the_simulators_only";
 const CONCURRENCY: usize = 32;
@@ -70,25 +70,6 @@ async fn spawn_instance(http: &reqwest::Client, database_url: &str) -> Instance 
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-/// Signed, held deposit callbacks for `deposits` new deposits over `addresses`.
-async fn held_forms(
-    http: &reqwest::Client,
-    sim: &str,
-    addresses: &[String],
-    deposits: usize,
-) -> Vec<String> {
-    let mut forms = Vec::with_capacity(deposits);
-    for n in 0..deposits {
-        let held = post_json(
-            http.post(format!("{sim}/sim/udun/deposits")),
-            json!({ "address": addresses[n % addresses.len()], "amount": "0.00012345", "hold": true }),
-        )
-        .await;
-        forms.push(held["form"].as_str().unwrap().to_owned());
-    }
-    forms
 }
 
 /// Which instance gets each delivery: deposits alternate between them, and every
@@ -179,9 +160,9 @@ async fn main() {
         .map(|i| format!("{}/callbacks/udun-main", i.url))
         .collect();
 
-    let forms = held_forms(&http, &first.url, &addresses, deposits).await;
+    let forms = held_deposits(&http, &first.url, &addresses, deposits).await;
     let alone = post_all(&http, &targets[..1], deliveries(&forms, 1)).await;
-    let forms = held_forms(&http, &first.url, &addresses, deposits).await;
+    let forms = held_deposits(&http, &first.url, &addresses, deposits).await;
     let split = post_all(&http, &targets, deliveries(&forms, 2)).await;
 
     let stored = count(&pool, "SELECT count(*) FROM deposits").await;

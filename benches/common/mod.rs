@@ -63,8 +63,8 @@ pub async fn udun_addresses(
 }
 
 /// Signed Udun deposit callbacks, one per deposit over `addresses`, held by the simulator rather
-/// than sent; a fifth of them twice.
-pub async fn held_callbacks(
+/// than sent.
+pub async fn held_deposits(
     http: &reqwest::Client,
     url: &str,
     addresses: &[String],
@@ -79,6 +79,17 @@ pub async fn held_callbacks(
         .await;
         forms.push(held["form"].as_str().unwrap().to_owned());
     }
+    forms
+}
+
+/// [`held_deposits`], a fifth of them twice (appended), as providers retry.
+pub async fn held_callbacks(
+    http: &reqwest::Client,
+    url: &str,
+    addresses: &[String],
+    deposits: usize,
+) -> Vec<String> {
+    let mut forms = held_deposits(http, url, addresses, deposits).await;
     let repeats: Vec<String> = forms.iter().step_by(REPEAT_EVERY).cloned().collect();
     forms.extend(repeats);
     forms
