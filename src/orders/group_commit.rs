@@ -96,6 +96,13 @@ struct ClaimedEvent<'a> {
     id: i64,
 }
 
+impl ClaimedEvent<'_> {
+    /// The provider transfer it is about, on its account.
+    fn transfer(&self) -> (&str, &str) {
+        (&self.callback.account_id, &self.event.provider_ref)
+    }
+}
+
 /// A new deposit the group can create with multi-row statements.
 struct NewDepositWork<'a> {
     claimed: &'a ClaimedEvent<'a>,
@@ -116,10 +123,7 @@ async fn store_together(
     let (creatable, mut one_by_one) = new_deposits(&mut tx, &claimed).await?;
     let created = create_deposits(&mut tx, &creatable).await?;
     for work in &creatable {
-        let key = (
-            work.claimed.callback.account_id.as_str(),
-            work.claimed.event.provider_ref.as_str(),
-        );
+        let key = work.claimed.transfer();
         if !created.contains_key(&key) {
             // Stored already, by an earlier callback: it moves on (or not) as alone.
             one_by_one.push(work.claimed);
@@ -214,9 +218,7 @@ async fn new_deposits<'a>(
     let mut transfers: HashMap<(&str, &str), usize> = HashMap::new();
     for c in claimed {
         if matches!(c.event.body, EventBody::Deposit(_)) {
-            *transfers
-                .entry((&c.callback.account_id, &c.event.provider_ref))
-                .or_default() += 1;
+            *transfers.entry(c.transfer()).or_default() += 1;
         }
     }
     let mut candidates = Vec::new();
@@ -227,10 +229,7 @@ async fn new_deposits<'a>(
                 if deposit.chain_asset.is_some()
                     && deposit.state.is_some()
                     && deposit.amount > Decimal::ZERO
-                    && transfers[&(
-                        c.callback.account_id.as_str(),
-                        c.event.provider_ref.as_str(),
-                    )] == 1 =>
+                    && transfers[&c.transfer()] == 1 =>
             {
                 candidates.push((c, deposit));
             }
@@ -307,10 +306,7 @@ async fn create_deposits<'a>(
     let inserted = batch::insert_deposits(conn, &rows).await?;
     let mut created: HashMap<(&str, &str), DepositRow> = HashMap::new();
     for w in work {
-        let key = (
-            w.claimed.callback.account_id.as_str(),
-            w.claimed.event.provider_ref.as_str(),
-        );
+        let key = w.claimed.transfer();
         if let Some(row) = inserted
             .iter()
             .find(|r| (r.account_id.as_str(), r.provider_ref.as_str()) == key)
@@ -327,10 +323,7 @@ async fn create_deposits<'a>(
         DepositRow,
     )> = Vec::new();
     for w in work {
-        let key = (
-            w.claimed.callback.account_id.as_str(),
-            w.claimed.event.provider_ref.as_str(),
-        );
+        let key = w.claimed.transfer();
         let Some(row) = created.get(&key) else {
             continue;
         };
@@ -388,10 +381,7 @@ async fn create_deposits<'a>(
     let outcomes: Vec<(i64, EventOutcome)> = work
         .iter()
         .filter_map(|w| {
-            let key = (
-                w.claimed.callback.account_id.as_str(),
-                w.claimed.event.provider_ref.as_str(),
-            );
+            let key = w.claimed.transfer();
             let row = created.get(&key)?;
             let outcome = w.creation.outcome(row.id);
             log_unapplied(&w.claimed.callback.account_id, w.claimed.event, &outcome);
