@@ -62,6 +62,8 @@ pub struct TestOptions {
     pub attention_after_secs: u64,
     /// `database.callback_groups`: how many callback transactions may run at once.
     pub callback_groups: usize,
+    /// `workers.sweep_interval_ms`: how often the sweep worker makes its pass.
+    pub sweep_interval_ms: u64,
     /// `webhooks.poll_interval_ms`: how often workers look for due deliveries without a wake-up.
     pub webhook_poll_interval_ms: u64,
     /// The UBAO account's base URL; its built-in simulator (`sim`) by default.
@@ -100,6 +102,7 @@ impl Default for TestOptions {
             submit_wait_ms: 5_000,
             attention_after_secs: 1_800,
             callback_groups: 4,
+            sweep_interval_ms: 2_000,
             pay_unverified_per_minute: 30,
             ubao_base_url: None,
             webhook_poll_interval_ms: 20,
@@ -158,6 +161,7 @@ resubmit_interval_secs = 3600
 resubmit_after_secs = 0
 submit_wait_ms = {submit_wait_ms}
 attention_after_secs = {attention_after}
+sweep_interval_ms = {sweep_interval}
 
 [webhooks]
 workers = {webhook_workers}
@@ -358,6 +362,7 @@ contract = "0x55d398326f99059ff775485246999027b3197955"
         submit_wait_ms = options.submit_wait_ms,
         attention_after = options.attention_after_secs,
         callback_groups = options.callback_groups,
+        sweep_interval = options.sweep_interval_ms,
         pay_unverified = options.pay_unverified_per_minute,
         webhook_poll = options.webhook_poll_interval_ms,
         ubao_base_url = options.ubao_base_url.as_deref().unwrap_or("sim"),
