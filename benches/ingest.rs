@@ -15,7 +15,6 @@ use axum::routing::post;
 use serde_json::json;
 use sqlx::PgPool;
 
-use custody_gateway::config::Settings;
 use custody_gateway::providers::udun::sign::verify_udun_sign;
 use custody_gateway::start;
 
@@ -83,8 +82,7 @@ async fn main() {
     let rounds = args.get(1).copied().unwrap_or(2);
 
     let database = format!("cg_bench_{}", uuid::Uuid::new_v4().simple());
-    let mut settings =
-        Settings::from_toml(include_str!("../config/default.toml")).expect("default config");
+    let mut settings = common::default_settings();
     settings.server.bind = "127.0.0.1:0".into();
     settings.database.url = format!("{SERVER}/{database}").into();
     settings.pollers.interval_ms = 3_600_000;

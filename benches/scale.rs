@@ -12,7 +12,6 @@ use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use custody_gateway::config::Settings;
 use custody_gateway::start;
 
 mod common;
@@ -123,8 +122,7 @@ async fn main() {
         .unwrap_or(1_000_000);
 
     let database = format!("cg_bench_{}", Uuid::new_v4().simple());
-    let mut settings =
-        Settings::from_toml(include_str!("../config/default.toml")).expect("default config");
+    let mut settings = common::default_settings();
     settings.server.bind = "127.0.0.1:0".into();
     settings.database.url = format!("{SERVER}/{database}").into();
     settings.pollers.interval_ms = 3_600_000;

@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use custody_gateway::config::Settings;
 use custody_gateway::start;
 
 mod common;
@@ -41,8 +40,7 @@ fn main() {
 
 async fn measure(connections: u64, hold_secs: u64) {
     let database = format!("cg_bench_{}", uuid::Uuid::new_v4().simple());
-    let mut settings =
-        Settings::from_toml(include_str!("../config/default.toml")).expect("default config");
+    let mut settings = common::default_settings();
     settings.server.bind = "127.0.0.1:0".into();
     settings.database.url = format!("{SERVER}/{database}").into();
     settings.pollers.interval_ms = 3_600_000;

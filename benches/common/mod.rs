@@ -4,6 +4,14 @@
 /// The local PostgreSQL server every benchmark database lives on.
 pub const SERVER: &str = "postgres://postgres@127.0.0.1:5432";
 
+/// The default settings, with `CUSTODY__SECTION__KEY` variables applied (e.g.
+/// `CUSTODY__DATABASE__CALLBACK_GROUPS=2`), so that a run can try other values.
+pub fn default_settings() -> custody_gateway::config::Settings {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+    let custody = std::env::vars().filter(|(name, _)| name.starts_with("CUSTODY__"));
+    custody_gateway::config::Settings::load_with_env(&dir, custody).expect("default config")
+}
+
 /// Drops a benchmark's database, closing what it left open.
 pub async fn drop_database(name: &str) {
     use sqlx::Connection;

@@ -3,8 +3,8 @@
 //! trips however many callbacks it holds.
 
 use rust_decimal::Decimal;
-use sqlx::PgConnection;
 use sqlx::types::Json;
+use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
 use crate::store::addresses::AddressRow;
@@ -74,9 +74,12 @@ pub async fn insert_callbacks_claiming_events(
 
 /// The addresses at `(account_id, chain, address)`, where we have them.
 pub async fn find_addresses(
-    conn: &mut PgConnection,
+    db: impl PgExecutor<'_>,
     keys: &[(&str, &str, &str)],
 ) -> Result<Vec<AddressRow>, sqlx::Error> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
     sqlx::query_as(
         // One unique-index lookup per key, whatever the plan estimates of the arrays: a lateral
         // subquery with a LIMIT is never turned into a join that could read the table whole.
@@ -89,8 +92,18 @@ pub async fn find_addresses(
     .bind(keys.iter().map(|k| k.0).collect::<Vec<_>>())
     .bind(keys.iter().map(|k| k.1).collect::<Vec<_>>())
     .bind(keys.iter().map(|k| k.2).collect::<Vec<_>>())
-    .fetch_all(conn)
+    .fetch_all(db)
     .await
+}
+
+/// A deposit [`insert_deposits`] created, with the places in the order of transitions its
+/// creation takes: `detected`, then the state it moved on to, if it did.
+#[derive(Debug, sqlx::FromRow)]
+pub struct InsertedDeposit {
+    #[sqlx(flatten)]
+    pub row: DepositRow,
+    pub detected_sequence: i64,
+    pub moved_sequence: Option<i64>,
 }
 
 /// Inserts new deposits, each already in the state its event leaves it in; a transfer already
@@ -98,7 +111,7 @@ pub async fn find_addresses(
 pub async fn insert_deposits(
     conn: &mut PgConnection,
     deposits: &[(Uuid, NewDeposit<'_>, &str)],
-) -> Result<Vec<DepositRow>, sqlx::Error> {
+) -> Result<Vec<InsertedDeposit>, sqlx::Error> {
     sqlx::query_as(
         "INSERT INTO deposits (id, merchant_id, address_id, account_id, provider_ref, user_id, chain,
                                asset, address, memo, amount, fee, tx_hash, block_height, state,
@@ -116,7 +129,11 @@ pub async fn insert_deposits(
                    risk_target_score, hold_reason, position)
          ORDER BY position
          ON CONFLICT ON CONSTRAINT deposits_account_ref_unique DO NOTHING
-         RETURNING *",
+         RETURNING *,
+                   nextval(pg_get_serial_sequence('order_transitions', 'id')) AS detected_sequence,
+                   CASE WHEN state <> 'detected'
+                        THEN nextval(pg_get_serial_sequence('order_transitions', 'id'))
+                   END AS moved_sequence",
     )
     .bind(deposits.iter().map(|d| d.0).collect::<Vec<_>>())
     .bind(deposits.iter().map(|d| d.1.merchant_id).collect::<Vec<_>>())
@@ -140,33 +157,52 @@ pub async fn insert_deposits(
     .await
 }
 
-/// `count` places in the order of transitions, ascending.
-pub async fn next_sequences(
-    conn: &mut PgConnection,
-    count: usize,
-) -> Result<Vec<i64>, sqlx::Error> {
-    let mut sequences: Vec<i64> = sqlx::query_scalar(
-        "SELECT nextval(pg_get_serial_sequence('order_transitions', 'id'))
-         FROM generate_series(1, $1)",
-    )
-    .bind(count as i32)
-    .fetch_all(conn)
-    .await?;
-    sequences.sort_unstable();
-    Ok(sequences)
+/// What creating a group's deposits records beside them.
+pub struct Creations<'a> {
+    /// State changes, under the places in the order of transitions [`insert_deposits`] gave.
+    pub transitions: &'a [(i64, NewTransition<'a>)],
+    pub notifications: &'a [NewNotification<'a>],
+    /// What became of each event: `(event id, outcome, detail, order id)`.
+    pub outcomes: &'a [(i64, &'a str, Option<&'a str>, Option<Uuid>)],
+    /// Callbacks of the group none of whose events were new.
+    pub duplicates: &'a [Uuid],
 }
 
-/// Records state changes under the places [`next_sequences`] gave them.
-pub async fn insert_transitions(
+/// Records [`Creations`] in one statement.
+pub async fn record_creations(
     conn: &mut PgConnection,
-    transitions: &[(i64, NewTransition<'_>)],
+    creations: &Creations<'_>,
 ) -> Result<(), sqlx::Error> {
+    let Creations {
+        transitions,
+        notifications,
+        outcomes,
+        duplicates,
+    } = creations;
     sqlx::query(
-        "INSERT INTO order_transitions (id, order_kind, order_id, from_state, to_state, source,
-                                        event_id, reason)
-         SELECT * FROM UNNEST($1::int8[], $2::text[], $3::uuid[], $4::text[], $5::text[],
-                              $6::text[], $7::int8[], $8::text[])",
+        "WITH transitions AS (
+             INSERT INTO order_transitions (id, order_kind, order_id, from_state, to_state, source,
+                                            event_id, reason)
+             SELECT * FROM UNNEST($1::int8[], $2::text[], $3::uuid[], $4::text[], $5::text[],
+                                  $6::text[], $7::int8[], $8::text[])
+         ), notifications AS (
+             INSERT INTO webhook_outbox (id, merchant_id, event_type, order_id, sequence, payload)
+             SELECT * FROM UNNEST($9::uuid[], $10::uuid[], $11::text[], $12::uuid[], $13::int8[],
+                                  $14::jsonb[])
+         ), outcomes AS (
+             UPDATE provider_events e
+             SET outcome = u.outcome, outcome_detail = u.detail, order_id = u.order_id
+             FROM UNNEST($15::int8[], $16::text[], $17::text[], $18::uuid[])
+                  AS u(id, outcome, detail, order_id)
+             WHERE e.id = u.id
+         ), duplicates AS (
+             UPDATE provider_callbacks SET outcome = 'duplicate' WHERE id = ANY($19)
+         )
+         SELECT 1",
     )
+    // Planned afresh with the arrays as they are, so that the updates are primary-key lookups: a
+    // plan kept from when the tables were small would read them whole for every group.
+    .persistent(false)
     .bind(transitions.iter().map(|t| t.0).collect::<Vec<_>>())
     .bind(
         transitions
@@ -185,20 +221,6 @@ pub async fn insert_transitions(
     .bind(transitions.iter().map(|t| t.1.source).collect::<Vec<_>>())
     .bind(transitions.iter().map(|t| t.1.event_id).collect::<Vec<_>>())
     .bind(transitions.iter().map(|t| t.1.reason).collect::<Vec<_>>())
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-pub async fn insert_notifications(
-    conn: &mut PgConnection,
-    notifications: &[NewNotification<'_>],
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO webhook_outbox (id, merchant_id, event_type, order_id, sequence, payload)
-         SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::int8[],
-                              $6::jsonb[])",
-    )
     .bind(notifications.iter().map(|n| n.id).collect::<Vec<_>>())
     .bind(
         notifications
@@ -220,29 +242,11 @@ pub async fn insert_notifications(
             .map(|n| Json(n.payload))
             .collect::<Vec<_>>(),
     )
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// What became of each event: `(event id, outcome, detail, order id)`.
-pub async fn set_event_outcomes(
-    conn: &mut PgConnection,
-    outcomes: &[(i64, &str, Option<&str>, Option<Uuid>)],
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE provider_events e
-         SET outcome = u.outcome, outcome_detail = u.detail, order_id = u.order_id
-         FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::uuid[]) AS u(id, outcome, detail, order_id)
-         WHERE e.id = u.id",
-    )
-    // Planned afresh with the arrays as they are, so that the join is primary-key lookups: a plan
-    // kept from when the table was small would read the whole table for every group.
-    .persistent(false)
     .bind(outcomes.iter().map(|o| o.0).collect::<Vec<_>>())
     .bind(outcomes.iter().map(|o| o.1).collect::<Vec<_>>())
     .bind(outcomes.iter().map(|o| o.2).collect::<Vec<_>>())
     .bind(outcomes.iter().map(|o| o.3).collect::<Vec<_>>())
+    .bind(*duplicates)
     .execute(conn)
     .await?;
     Ok(())
