@@ -3,7 +3,7 @@
 
 use std::sync::OnceLock;
 
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
@@ -18,6 +18,9 @@ pub fn init(format: LogFormat) {
     };
 }
 
+/// Callbacks per group commit (a histogram counted in callbacks, not seconds).
+pub const CALLBACK_GROUP_SIZE: &str = "custody_callback_group_size";
+
 /// The process's Prometheus recorder, installed on first use, rendered by `GET /metrics`.
 /// Recording before it is installed, or in a process where another recorder won, is a no-op.
 pub fn metrics_handle() -> &'static PrometheusHandle {
@@ -27,6 +30,11 @@ pub fn metrics_handle() -> &'static PrometheusHandle {
             .set_buckets(&[
                 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0,
             ])
+            .expect("bucket bounds are valid")
+            .set_buckets_for_metric(
+                Matcher::Full(CALLBACK_GROUP_SIZE.to_owned()),
+                &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0],
+            )
             .expect("bucket bounds are valid")
             .build_recorder();
         let handle = recorder.handle();

@@ -66,6 +66,23 @@ async fn deliver_behind_slow(
     rest
 }
 
+/// The value of the `/metrics` line that starts with `series`, or 0 when there is none yet.
+async fn metric(app: &TestApp, series: &str) -> f64 {
+    let text = app
+        .http
+        .get(format!("{}/metrics", app.url))
+        .bearer_auth(common::OPS_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
 async fn app_with_one_slot() -> (TestApp, String) {
     let app = TestApp::spawn_with(TestOptions {
         callback_groups: 1,
@@ -113,6 +130,12 @@ async fn callbacks_arriving_together_are_stored_in_one_transaction_each_exactly_
     .await
     .unwrap();
     assert_eq!(grouped, 1, "the fourteen callbacks shared one transaction");
+    let groups = metric(&app, "custody_callback_group_size_count").await;
+    let up_to_eight = metric(&app, r#"custody_callback_group_size_bucket{le="8"}"#).await;
+    assert!(
+        groups - up_to_eight >= 1.0,
+        "/metrics counts the group of fourteen"
+    );
     assert_eq!(app.count("SELECT count(*) FROM deposits").await, 12);
     assert_eq!(
         app.count("SELECT count(*) FROM provider_callbacks WHERE outcome = 'duplicate'")
@@ -232,6 +255,11 @@ async fn a_callback_that_cannot_be_stored_fails_no_other_in_its_group() {
     .await
     .unwrap();
     assert_eq!(transactions, 5);
+    let split = r#"custody_callback_group_seconds_count{result="split"}"#;
+    assert!(
+        metric(&app, split).await >= 1.0,
+        "/metrics counts the split group"
+    );
 
     // Once the fault is gone the provider's next delivery is credited, once.
     sqlx::query("DROP TRIGGER test_deposit_faults ON deposits")

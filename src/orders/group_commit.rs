@@ -5,6 +5,7 @@
 //! so that no callback fails for another's sake.
 
 use std::collections::HashMap;
+use std::time::Instant;
 
 use rust_decimal::Decimal;
 use sqlx::{PgConnection, PgPool};
@@ -27,6 +28,7 @@ use crate::store::callbacks::NewEvent;
 use crate::store::deposits::DepositRow;
 use crate::store::outbox::NewNotification;
 use crate::store::transitions::NewTransition;
+use crate::telemetry::CALLBACK_GROUP_SIZE;
 
 /// Where callbacks go to be stored.
 pub struct CallbackWriter {
@@ -68,7 +70,13 @@ impl CallbackWriter {
 
 async fn store_group(pool: &PgPool, group: Vec<Job>) {
     let callbacks: Vec<&PendingCallback> = group.iter().map(|job| &job.callback).collect();
-    match store_together(pool, &callbacks).await {
+    metrics::histogram!(CALLBACK_GROUP_SIZE).record(callbacks.len() as f64);
+    let started = Instant::now();
+    let stored = store_together(pool, &callbacks).await;
+    let result = if stored.is_ok() { "stored" } else { "split" };
+    metrics::histogram!("custody_callback_group_seconds", "result" => result)
+        .record(started.elapsed().as_secs_f64());
+    match stored {
         Ok(outcomes) => {
             for (job, outcome) in group.into_iter().zip(outcomes) {
                 let _ = job.done.send(Ok(outcome));
