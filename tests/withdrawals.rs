@@ -78,6 +78,10 @@ async fn a_withdrawal_is_submitted_approved_and_completed() {
         states_of(&app, &id).await,
         ["accepted", "submitted", "approved", "completed"]
     );
+    // Read with the withdrawal in one query, the history is the ops view's, field for field.
+    let (_, detail) = app.ops_get(&format!("/ops/orders/{id}")).await;
+    assert_eq!(done["history"], detail["history"], "{detail}");
+    assert!(done["history"][0]["created_at"].is_string(), "{done}");
     assert_eq!(
         notices(&app).await,
         [

@@ -430,10 +430,10 @@ pub(crate) async fn get_withdrawal(
     Path(id): Path<String>,
 ) -> Result<Json<WithdrawalView>, ApiError> {
     let id = parse_id(&id, "withdrawal")?;
-    let row = withdrawals::find_for_merchant(&state.pool, merchant.id, id)
+    let (row, history) = withdrawals::find_for_merchant_with_history(&state.pool, merchant.id, id)
         .await?
         .ok_or_else(|| ApiError::not_found("withdrawal"))?;
-    Ok(Json(view_with_history(&state, &row).await?))
+    Ok(Json(WithdrawalView::from(&row).with_history(history)))
 }
 
 #[derive(Deserialize, IntoParams)]

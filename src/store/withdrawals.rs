@@ -1,9 +1,11 @@
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
+use sqlx::types::Json;
 use sqlx::{PgConnection, PgExecutor, PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use crate::domain::WithdrawalState;
+use crate::store::transitions::TransitionRow;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct WithdrawalRow {
@@ -105,6 +107,35 @@ pub async fn find_for_merchant(
         .bind(id)
         .fetch_optional(pool)
         .await
+}
+
+/// The merchant's withdrawal with its transitions, oldest first, in one round trip.
+pub async fn find_for_merchant_with_history(
+    pool: &PgPool,
+    merchant_id: Uuid,
+    id: Uuid,
+) -> Result<Option<(WithdrawalRow, Vec<TransitionRow>)>, sqlx::Error> {
+    #[derive(sqlx::FromRow)]
+    struct WithHistory {
+        #[sqlx(flatten)]
+        row: WithdrawalRow,
+        history: Json<Vec<TransitionRow>>,
+    }
+    let found: Option<WithHistory> = sqlx::query_as(
+        "SELECT w.*,
+                COALESCE((SELECT json_agg(json_build_object(
+                                    'from_state', t.from_state, 'to_state', t.to_state,
+                                    'source', t.source, 'reason', t.reason,
+                                    'created_at', t.created_at) ORDER BY t.id)
+                            FROM order_transitions t WHERE t.order_id = w.id),
+                         '[]') AS history
+         FROM withdrawals w WHERE w.merchant_id = $1 AND w.id = $2",
+    )
+    .bind(merchant_id)
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(found.map(|f| (f.row, f.history.0)))
 }
 
 pub async fn find(pool: &PgPool, id: Uuid) -> Result<Option<WithdrawalRow>, sqlx::Error> {
