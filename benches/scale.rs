@@ -21,10 +21,10 @@ use common::{SERVER, drop_database, held_callbacks, post_callbacks, udun_address
 const API_KEY: &str = "cgk_demo_key_for_the_simulators_only";
 const OPS_TOKEN: &str = "ops_demo_token";
 /// Callbacks per ingest round, and how many at once.
-const CALLBACKS: usize = 2_000;
+const CALLBACKS: usize = 6_000;
 const CONCURRENCY: usize = 32;
-/// Requests per listing, and how many at once.
-const REQUESTS: usize = 400;
+/// Requests per listing (enough that a p99 is not a handful of samples), and how many at once.
+const REQUESTS: usize = 2_000;
 const LISTING_CONCURRENCY: usize = 8;
 
 /// A million deposits over 100,000 users (about ten each), twice as many events in the merchant's
