@@ -68,17 +68,9 @@ async fn deliver_behind_slow(
 
 /// The value of the `/metrics` line that starts with `series`, or 0 when there is none yet.
 async fn metric(app: &TestApp, series: &str) -> f64 {
-    let text = app
-        .http
-        .get(format!("{}/metrics", app.url))
-        .bearer_auth(common::OPS_TOKEN)
-        .send()
+    app.metrics()
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
+        .lines()
         .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
         .unwrap_or(0.0)
 }

@@ -375,16 +375,7 @@ async fn unverified_prompts_past_the_limit_are_answered_retry_and_not_asked_abou
     // A signed callback is never limited.
     let (status, _) = post_signed(&app, &body, PAY_API_SECRET, CALLBACK_PATH).await;
     assert_eq!(status, StatusCode::OK);
-    let metrics = app
-        .http
-        .get(format!("{}/metrics", app.url))
-        .bearer_auth(OPS_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics
             .lines()

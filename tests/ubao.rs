@@ -333,16 +333,7 @@ async fn balances_are_listed_collection_wallet_first_and_measured() {
     assert_eq!(receive["amount"], "2.5");
     assert_eq!(receive["collection_wallet"], false);
 
-    let metrics = app
-        .http
-        .get(format!("{}/metrics", app.url))
-        .bearer_auth(OPS_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics
             .lines()
