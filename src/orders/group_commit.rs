@@ -125,8 +125,9 @@ async fn store_together(
     pool: &PgPool,
     callbacks: &[&PendingCallback],
 ) -> Result<Vec<Outcome>, sqlx::Error> {
-    // Addresses never change once created, so they are read beside the transaction's BEGIN rather
-    // than after it: one round trip fewer on the group's way to its commit.
+    // A statement inside the transaction would read the addresses from a snapshot of its own
+    // anyway (read committed), and what a deposit takes from one (owner, user, memo) never
+    // changes; so they are read beside BEGIN: one round trip fewer on the way to the commit.
     let keys = address_keys(callbacks);
     let (mut tx, addresses) = tokio::try_join!(pool.begin(), batch::find_addresses(pool, &keys))?;
     let claimed = claim(&mut tx, callbacks).await?;

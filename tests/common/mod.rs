@@ -524,14 +524,18 @@ impl TestApp {
         self.post_as(&self.api_key, path, body).await
     }
 
-    pub async fn get_as(&self, key: &str, path: &str) -> (StatusCode, Value) {
-        let response = self
-            .http
+    /// `GET path` with `key` as the bearer token, the response as it came.
+    async fn get_response(&self, key: &str, path: &str) -> reqwest::Response {
+        self.http
             .get(format!("{}{path}", self.url))
             .bearer_auth(key)
             .send()
             .await
-            .unwrap();
+            .unwrap()
+    }
+
+    pub async fn get_as(&self, key: &str, path: &str) -> (StatusCode, Value) {
+        let response = self.get_response(key, path).await;
         let status = response.status();
         (status, response.json().await.unwrap_or(Value::Null))
     }
@@ -648,13 +652,7 @@ impl TestApp {
 
     /// `GET /metrics` as the operator: the Prometheus text.
     pub async fn metrics(&self) -> String {
-        let response = self
-            .http
-            .get(format!("{}/metrics", self.url))
-            .bearer_auth(OPS_TOKEN)
-            .send()
-            .await
-            .unwrap();
+        let response = self.get_response(OPS_TOKEN, "/metrics").await;
         assert_eq!(response.status(), StatusCode::OK);
         response.text().await.unwrap()
     }
