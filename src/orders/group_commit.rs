@@ -126,7 +126,7 @@ async fn store_together(
     callbacks: &[&PendingCallback],
 ) -> Result<Vec<Outcome>, sqlx::Error> {
     // A statement inside the transaction would read the addresses from a snapshot of its own
-    // anyway (read committed), and what a deposit takes from one (owner, user, memo) never
+    // anyway (read committed), and what a deposit takes from one (its id, merchant, user) never
     // changes; so they are read beside BEGIN: one round trip fewer on the way to the commit.
     let keys = address_keys(callbacks);
     let (mut tx, addresses) = tokio::try_join!(pool.begin(), batch::find_addresses(pool, &keys))?;
