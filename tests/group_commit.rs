@@ -204,6 +204,86 @@ async fn callbacks_arriving_together_are_stored_in_one_transaction_each_exactly_
 }
 
 #[tokio::test]
+async fn a_group_moves_a_deposit_stored_earlier_on_and_records_the_outcome_it_had() {
+    let (app, address) = app_with_one_slot().await;
+    let pending = app
+        .udun()
+        .deposit_with(
+            &address,
+            "2",
+            json!({ "hold": true, "trade_id": "t-earlier", "status": 0 }),
+        )
+        .await;
+    let (status, text) = app.deliver_form(str_of(&pending, "form")).await;
+    assert_eq!((status, text.as_str()), (StatusCode::OK, "success"));
+    let stored: uuid::Uuid =
+        sqlx::query_scalar("SELECT id FROM deposits WHERE provider_ref = 't-earlier'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+
+    // Its confirmation comes in a group beside a new deposit: the group plans to create it, finds
+    // it stored, and moves it on as alone.
+    let slow = held_form(&app, &address, "0.5", "slow").await;
+    let confirmed = app
+        .udun()
+        .deposit_with(
+            &address,
+            "2",
+            json!({ "hold": true, "trade_id": "t-earlier", "status": 3 }),
+        )
+        .await;
+    let forms = [
+        str_of(&confirmed, "form").to_owned(),
+        held_form(&app, &address, "3", "t-new").await,
+    ];
+    for (status, text) in deliver_behind_slow(&app, &slow, &forms).await {
+        assert_eq!((status, text.as_str()), (StatusCode::OK, "success"));
+    }
+
+    let (state, deposits): (String, i64) = sqlx::query_as(
+        "SELECT state, (SELECT count(*) FROM deposits WHERE provider_ref = 't-earlier')
+         FROM deposits WHERE id = $1",
+    )
+    .bind(stored)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!((state.as_str(), deposits), ("confirmed", 1));
+    let outcomes: Vec<(String, Option<uuid::Uuid>)> = sqlx::query_as(
+        "SELECT outcome, order_id FROM provider_events WHERE provider_ref = 't-earlier' ORDER BY id",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        outcomes,
+        [
+            ("applied".to_owned(), Some(stored)),
+            ("applied".to_owned(), Some(stored))
+        ]
+    );
+    let new: (String, uuid::Uuid, uuid::Uuid) = sqlx::query_as(
+        "SELECT e.outcome, e.order_id, d.id FROM provider_events e
+           JOIN deposits d ON d.provider_ref = e.provider_ref
+          WHERE e.provider_ref = 't-new'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!((new.0.as_str(), new.1), ("applied", new.2));
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM order_transitions t JOIN deposits d ON d.id = t.order_id
+              WHERE d.provider_ref = 't-earlier'"
+        )
+        .await,
+        2,
+        "detected, then confirmed"
+    );
+}
+
+#[tokio::test]
 async fn a_callback_that_cannot_be_stored_fails_no_other_in_its_group() {
     let (app, address) = app_with_one_slot().await;
     let slow = held_form(&app, &address, "0.5", "slow").await;

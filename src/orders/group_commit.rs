@@ -4,7 +4,7 @@
 //! stored (one bad callback, a deadlock with another group) is stored again one callback at a time,
 //! so that no callback fails for another's sake.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use rust_decimal::Decimal;
@@ -104,19 +104,28 @@ struct ClaimedEvent<'a> {
     id: i64,
 }
 
-impl ClaimedEvent<'_> {
+/// A new deposit the group means to create with multi-row statements. It is planned before its
+/// event's key is claimed, so that the event is stored with its outcome at once; if the transfer
+/// turns out to be stored already, the event is applied as alone, which records its outcome anew.
+struct PlannedDeposit<'a> {
+    callback: &'a PendingCallback,
+    event: &'a ProviderEvent,
+    deposit: &'a DepositEvent,
+    address: &'a AddressRow,
+    id: Uuid,
+    creation: Creation,
+    outcome: EventOutcome,
+}
+
+impl PlannedDeposit<'_> {
     /// The provider transfer it is about, on its account.
     fn transfer(&self) -> (&str, &str) {
         (&self.callback.account_id, &self.event.provider_ref)
     }
-}
 
-/// A new deposit the group can create with multi-row statements.
-struct NewDepositWork<'a> {
-    claimed: &'a ClaimedEvent<'a>,
-    deposit: &'a DepositEvent,
-    address: AddressRow,
-    creation: Creation,
+    fn is_for(&self, claimed: &ClaimedEvent) -> bool {
+        self.callback.id == claimed.callback.id && self.event.event_key == claimed.event.event_key
+    }
 }
 
 /// Stores the callbacks in one transaction: the raw calls and their event keys first; new
@@ -130,30 +139,28 @@ async fn store_together(
     // changes; so they are read beside BEGIN: one round trip fewer on the way to the commit.
     let keys = address_keys(callbacks);
     let (mut tx, addresses) = tokio::try_join!(pool.begin(), batch::find_addresses(pool, &keys))?;
-    let claimed = claim(&mut tx, callbacks).await?;
-    let duplicates: Vec<Uuid> = callbacks
-        .iter()
-        .filter(|cb| !claimed.iter().any(|c| c.callback.id == cb.id))
-        .map(|cb| cb.id)
-        .collect();
+    let planned = plan_deposits(callbacks, &addresses);
+    let claimed = claim(&mut tx, callbacks, &planned).await?;
 
-    let (creatable, mut one_by_one) = new_deposits(&claimed, &addresses);
-    let created = if creatable.is_empty() {
-        if !duplicates.is_empty() {
-            batch::mark_duplicates(&mut tx, &duplicates).await?;
-        }
+    let work: Vec<(&ClaimedEvent, &PlannedDeposit)> = claimed
+        .iter()
+        .filter_map(|c| Some((c, planned.iter().find(|p| p.is_for(c))?)))
+        .collect();
+    let created = if work.is_empty() {
         HashMap::new()
     } else {
-        create_deposits(&mut tx, &creatable, &duplicates).await?
+        create_deposits(&mut tx, &work).await?
     };
-    for work in &creatable {
-        let key = work.claimed.transfer();
-        if !created.contains_key(&key) {
-            // Stored already, by an earlier callback: it moves on (or not) as alone.
-            one_by_one.push(work.claimed);
-        }
-    }
-
+    // Every other event, and a planned one whose transfer was stored already (by an earlier
+    // callback: it moves on, or not, as alone), in the order the callbacks arrived.
+    let mut one_by_one: Vec<&ClaimedEvent> = claimed
+        .iter()
+        .filter(|c| {
+            !work
+                .iter()
+                .any(|(w, p)| std::ptr::eq(*w, *c) && created.contains_key(&p.transfer()))
+        })
+        .collect();
     one_by_one.sort_by_key(|c| c.position);
     for c in one_by_one {
         apply_claimed_event(&mut tx, &c.callback.account_id, "callback", c.event, c.id).await?;
@@ -188,10 +195,12 @@ fn address_keys<'a>(callbacks: &[&'a PendingCallback]) -> Vec<(&'a str, &'a str,
         .collect()
 }
 
-/// Inserts the raw calls and claims their events' keys, in key order.
+/// Inserts the raw calls and claims their events' keys, in key order; a planned deposit's event
+/// is stored with the outcome its creation gives it.
 async fn claim<'a>(
     conn: &mut PgConnection,
     callbacks: &[&'a PendingCallback],
+    planned: &[PlannedDeposit<'_>],
 ) -> Result<Vec<ClaimedEvent<'a>>, sqlx::Error> {
     let records: Vec<_> = callbacks.iter().map(|cb| cb.record("processed")).collect();
     let mut events: Vec<(&PendingCallback, &ProviderEvent, serde_json::Value)> = callbacks
@@ -204,17 +213,28 @@ async fn claim<'a>(
         .collect();
     events
         .sort_by(|a, b| (&a.0.account_id, &a.1.event_key).cmp(&(&b.0.account_id, &b.1.event_key)));
-    let rows: Vec<NewEvent> = events
+    let rows: Vec<batch::EventToClaim> = events
         .iter()
-        .map(|(cb, event, payload)| NewEvent {
-            account_id: &cb.account_id,
-            event_key: &event.event_key,
-            callback_id: Some(cb.id),
-            source: "callback",
-            order_kind: event.body.kind().as_str(),
-            provider_ref: &event.provider_ref,
-            provider_status: &event.provider_status,
-            payload,
+        .map(|(cb, event, payload)| {
+            let outcome = planned
+                .iter()
+                .find(|p| p.callback.id == cb.id && p.event.event_key == event.event_key)
+                .map(|p| &p.outcome);
+            batch::EventToClaim {
+                event: NewEvent {
+                    account_id: &cb.account_id,
+                    event_key: &event.event_key,
+                    callback_id: Some(cb.id),
+                    source: "callback",
+                    order_kind: event.body.kind().as_str(),
+                    provider_ref: &event.provider_ref,
+                    provider_status: &event.provider_status,
+                    payload,
+                },
+                outcome: outcome.map_or("pending", |o| o.result.as_str()),
+                detail: outcome.and_then(|o| o.detail.as_deref()),
+                order_id: outcome.and_then(|o| o.order_id),
+            }
         })
         .collect();
     let mut taken: HashMap<(Uuid, String), i64> =
@@ -241,84 +261,94 @@ async fn claim<'a>(
     Ok(claimed)
 }
 
-/// Splits the claimed events into deposits this group can create together and the rest, which are
-/// applied one by one: every other kind of event, a deposit whose address is not ours (it may be
-/// watched), and a transfer reported more than once in the group (its events apply in order).
-fn new_deposits<'a>(
-    claimed: &'a [ClaimedEvent<'a>],
-    addresses: &[AddressRow],
-) -> (Vec<NewDepositWork<'a>>, Vec<&'a ClaimedEvent<'a>>) {
+/// The deposits this group can create together, of the events it means to claim: each event
+/// once (its first delivery in the group, the one a claim would take), a new deposit in a known
+/// state to one of our addresses, whose transfer no other event of the group reports (those apply
+/// in order, one by one, as does every other kind of event).
+fn plan_deposits<'a>(
+    callbacks: &[&'a PendingCallback],
+    addresses: &'a [AddressRow],
+) -> Vec<PlannedDeposit<'a>> {
+    let mut seen = HashSet::new();
+    let events: Vec<(&PendingCallback, &ProviderEvent)> = callbacks
+        .iter()
+        .flat_map(|cb| cb.events.iter().map(move |event| (*cb, event)))
+        .filter(|(cb, event)| seen.insert((cb.account_id.as_str(), event.event_key.as_str())))
+        .collect();
     let mut transfers: HashMap<(&str, &str), usize> = HashMap::new();
-    for c in claimed {
-        if matches!(c.event.body, EventBody::Deposit(_)) {
-            *transfers.entry(c.transfer()).or_default() += 1;
+    for (cb, event) in &events {
+        if matches!(event.body, EventBody::Deposit(_)) {
+            *transfers
+                .entry((cb.account_id.as_str(), event.provider_ref.as_str()))
+                .or_default() += 1;
         }
     }
-    let mut candidates = Vec::new();
-    let mut one_by_one = Vec::new();
-    for c in claimed {
-        match &c.event.body {
-            EventBody::Deposit(deposit)
-                if deposit.chain_asset.is_some()
-                    && deposit.state.is_some()
-                    && deposit.amount > Decimal::ZERO
-                    && transfers[&c.transfer()] == 1 =>
-            {
-                candidates.push((c, deposit));
-            }
-            _ => one_by_one.push(c),
-        }
-    }
-    let mut work = Vec::new();
-    for (c, deposit) in candidates {
-        let chain = &deposit.chain_asset.as_ref().expect("checked above").chain;
-        let key = (
-            c.callback.account_id.as_str(),
-            chain.as_str(),
-            deposit.address.as_str(),
-        );
-        let found = addresses
-            .iter()
-            .find(|a| (a.account_id.as_str(), a.chain.as_str(), a.address.as_str()) == key);
-        let Some(address) = found else {
-            one_by_one.push(c);
+    let mut planned = Vec::new();
+    for (callback, event) in events {
+        let EventBody::Deposit(deposit) = &event.body else {
             continue;
         };
-        let target = deposit.state.expect("checked above");
-        work.push(NewDepositWork {
-            claimed: c,
+        let (Some(chain_asset), Some(target)) = (&deposit.chain_asset, deposit.state) else {
+            continue;
+        };
+        if deposit.amount <= Decimal::ZERO
+            || transfers[&(callback.account_id.as_str(), event.provider_ref.as_str())] != 1
+        {
+            continue;
+        }
+        let key = (
+            callback.account_id.as_str(),
+            chain_asset.chain.as_str(),
+            deposit.address.as_str(),
+        );
+        // Not one of our addresses: it may be watched, which the event learns as alone.
+        let Some(address) = addresses
+            .iter()
+            .find(|a| (a.account_id.as_str(), a.chain.as_str(), a.address.as_str()) == key)
+        else {
+            continue;
+        };
+        let id = Uuid::now_v7();
+        let creation = on_creation(target, deposit.hold.as_deref());
+        planned.push(PlannedDeposit {
+            callback,
+            event,
             deposit,
-            address: address.clone(),
-            creation: on_creation(target, deposit.hold.as_deref()),
+            address,
+            id,
+            outcome: creation.outcome(id),
+            creation,
         });
     }
-    (work, one_by_one)
+    planned
 }
 
-/// Creates the new deposits, each in the state its event leaves it in, with their transitions,
-/// notifications and event outcomes, as [`apply_deposit_event`] would one by one, and marks the
-/// group's `duplicates` in the same statement. Returns the ones created, by `(account,
-/// transfer)`; a transfer already stored is left out.
+/// Creates the planned deposits whose events this group claimed, each in the state its event
+/// leaves it in, with their transitions and notifications, as [`apply_deposit_event`] would one
+/// by one. Returns the ones created, by `(account, transfer)`; a transfer already stored is left
+/// out.
 ///
 /// [`apply_deposit_event`]: crate::orders::deposits::apply_deposit_event
 async fn create_deposits<'a>(
     conn: &mut PgConnection,
-    work: &'a [NewDepositWork<'a>],
-    duplicates: &[Uuid],
+    work: &[(&ClaimedEvent<'_>, &'a PlannedDeposit<'a>)],
 ) -> Result<HashMap<(&'a str, &'a str), DepositRow>, sqlx::Error> {
     let mut rows: Vec<_> = work
         .iter()
-        .map(|w| {
-            let c = w.claimed;
-            let chain_asset = w.deposit.chain_asset.as_ref().expect("checked when split");
+        .map(|(_, p)| {
+            let chain_asset = p
+                .deposit
+                .chain_asset
+                .as_ref()
+                .expect("checked when planned");
             let new = new_deposit(
-                &w.address,
-                &c.callback.account_id,
-                &c.event.provider_ref,
+                p.address,
+                &p.callback.account_id,
+                &p.event.provider_ref,
                 chain_asset,
-                w.deposit,
+                p.deposit,
             );
-            (Uuid::now_v7(), new, w.creation.state().as_str())
+            (p.id, new, p.creation.state().as_str())
         })
         .collect();
     // In transfer order, like the event keys: two groups inserting the same transfers wait on
@@ -334,34 +364,31 @@ async fn create_deposits<'a>(
         .flatten()
         .collect();
     sequences.sort_unstable();
-    let mut created: HashMap<(&str, &str), DepositRow> = HashMap::new();
-    for w in work {
-        let key = w.claimed.transfer();
-        if let Some(new) = inserted
-            .iter()
-            .find(|d| (d.row.account_id.as_str(), d.row.provider_ref.as_str()) == key)
-        {
-            created.insert(key, new.row.clone());
-        }
-    }
+    let created: HashMap<(&str, &str), DepositRow> = inserted
+        .into_iter()
+        .filter_map(|d| {
+            let (_, p) = work.iter().find(|(_, p)| p.id == d.row.id)?;
+            Some((p.transfer(), d.row))
+        })
+        .collect();
 
     // Every created deposit was `detected` first; some moved on at once.
     let mut changes: Vec<(
-        &NewDepositWork,
+        &ClaimedEvent,
         Option<DepositState>,
         DepositState,
         DepositRow,
     )> = Vec::new();
-    for w in work {
-        let key = w.claimed.transfer();
-        let Some(row) = created.get(&key) else {
+    for (c, p) in work {
+        let Some(row) = created.get(&p.transfer()) else {
             continue;
         };
+        log_unapplied(&p.callback.account_id, p.event, &p.outcome);
         let mut detected = row.clone();
         detected.state = DepositState::Detected;
-        changes.push((w, None, DepositState::Detected, detected));
-        if let Creation::MovesOn(target) = w.creation {
-            changes.push((w, Some(DepositState::Detected), target, row.clone()));
+        changes.push((c, None, DepositState::Detected, detected));
+        if let Creation::MovesOn(target) = p.creation {
+            changes.push((c, Some(DepositState::Detected), target, row.clone()));
         }
     }
     let event_types: Vec<String> = changes
@@ -370,7 +397,7 @@ async fn create_deposits<'a>(
         .collect();
     let mut transitions = Vec::new();
     let mut payloads = Vec::new();
-    for (((w, from, to, row), sequence), event_type) in
+    for (((c, from, to, row), sequence), event_type) in
         changes.iter().zip(&sequences).zip(&event_types)
     {
         transitions.push((
@@ -381,7 +408,7 @@ async fn create_deposits<'a>(
                 from_state: from.map(DepositState::as_str),
                 to_state: to.as_str(),
                 source: "callback",
-                event_id: Some(w.claimed.id),
+                event_id: Some(c.id),
                 reason: None,
             },
         ));
@@ -402,28 +429,11 @@ async fn create_deposits<'a>(
             },
         )
         .collect();
-
-    let outcomes: Vec<(i64, EventOutcome)> = work
-        .iter()
-        .filter_map(|w| {
-            let key = w.claimed.transfer();
-            let row = created.get(&key)?;
-            let outcome = w.creation.outcome(row.id);
-            log_unapplied(&w.claimed.callback.account_id, w.claimed.event, &outcome);
-            Some((w.claimed.id, outcome))
-        })
-        .collect();
-    let outcome_rows: Vec<_> = outcomes
-        .iter()
-        .map(|(id, o)| (*id, o.result.as_str(), o.detail.as_deref(), o.order_id))
-        .collect();
     batch::record_creations(
         conn,
         &batch::Creations {
             transitions: &transitions,
             notifications: &notifications,
-            outcomes: &outcome_rows,
-            duplicates,
         },
     )
     .await?;

@@ -21,35 +21,51 @@ pub struct Claimed {
     pub event_key: String,
 }
 
+/// An event to claim, stored with what the group expects to become of it (`pending` when it is
+/// applied later in the transaction, which then records its outcome).
+pub struct EventToClaim<'a> {
+    pub event: NewEvent<'a>,
+    pub outcome: &'a str,
+    pub detail: Option<&'a str>,
+    pub order_id: Option<Uuid>,
+}
+
 /// Inserts the raw callbacks and claims their events' keys, in the order given (callers sort by
 /// key, so that groups racing for the same keys wait on each other instead of deadlocking).
-/// A key already held, by an earlier delivery or earlier in the same group, is not claimed.
+/// A key already held, by an earlier delivery or earlier in the same group, is not claimed; a
+/// callback none of whose events is claimed is stored as a `duplicate`.
 pub async fn insert_callbacks_claiming_events(
     conn: &mut PgConnection,
     calls: &[NewCallback<'_>],
-    events: &[NewEvent<'_>],
+    events: &[EventToClaim<'_>],
 ) -> Result<Vec<Claimed>, sqlx::Error> {
     sqlx::query_as(
-        "WITH calls AS (
+        "WITH claimed AS (
+             INSERT INTO provider_events (account_id, event_key, callback_id, source, order_kind,
+                                          provider_ref, provider_status, payload, outcome,
+                                          outcome_detail, order_id)
+             SELECT account_id, event_key, callback_id, source, order_kind, provider_ref,
+                    provider_status, payload, outcome, outcome_detail, order_id
+             FROM UNNEST($9::text[], $10::text[], $11::uuid[], $12::text[], $13::text[],
+                         $14::text[], $15::text[], $16::jsonb[], $17::text[], $18::text[],
+                         $19::uuid[]) WITH ORDINALITY
+                  AS e(account_id, event_key, callback_id, source, order_kind, provider_ref,
+                       provider_status, payload, outcome, outcome_detail, order_id, position)
+             ORDER BY position
+             ON CONFLICT ON CONSTRAINT provider_events_key_unique DO NOTHING
+             RETURNING id, callback_id, event_key
+         ), calls AS (
              INSERT INTO provider_callbacks (id, account_id, content_type, headers, body, verified,
                                              outcome, event_count, raw_body)
-             SELECT id, account_id, content_type, headers, body, verified, outcome, event_count, raw_body
+             SELECT c.id, c.account_id, c.content_type, c.headers, c.body, c.verified,
+                    CASE WHEN EXISTS (SELECT 1 FROM claimed WHERE claimed.callback_id = c.id)
+                         THEN 'processed' ELSE 'duplicate' END,
+                    c.event_count, c.raw_body
              FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::text[], $6::bool[],
-                         $7::text[], $8::int4[], $9::bytea[])
-                  AS c(id, account_id, content_type, headers, body, verified, outcome, event_count,
-                       raw_body)
+                         $7::int4[], $8::bytea[])
+                  AS c(id, account_id, content_type, headers, body, verified, event_count, raw_body)
          )
-         INSERT INTO provider_events (account_id, event_key, callback_id, source, order_kind,
-                                      provider_ref, provider_status, payload, outcome)
-         SELECT account_id, event_key, callback_id, source, order_kind, provider_ref,
-                provider_status, payload, 'pending'
-         FROM UNNEST($10::text[], $11::text[], $12::uuid[], $13::text[], $14::text[], $15::text[],
-                     $16::text[], $17::jsonb[]) WITH ORDINALITY
-              AS e(account_id, event_key, callback_id, source, order_kind, provider_ref,
-                   provider_status, payload, position)
-         ORDER BY position
-         ON CONFLICT ON CONSTRAINT provider_events_key_unique DO NOTHING
-         RETURNING id, callback_id, event_key",
+         SELECT id, callback_id, event_key FROM claimed",
     )
     .bind(calls.iter().map(|c| c.id).collect::<Vec<_>>())
     .bind(calls.iter().map(|c| c.account_id).collect::<Vec<_>>())
@@ -57,17 +73,49 @@ pub async fn insert_callbacks_claiming_events(
     .bind(calls.iter().map(|c| Json(c.headers)).collect::<Vec<_>>())
     .bind(calls.iter().map(|c| c.body).collect::<Vec<_>>())
     .bind(calls.iter().map(|c| c.verified).collect::<Vec<_>>())
-    .bind(calls.iter().map(|c| c.outcome).collect::<Vec<_>>())
     .bind(calls.iter().map(|c| c.event_count).collect::<Vec<_>>())
     .bind(calls.iter().map(|c| c.raw_body).collect::<Vec<_>>())
-    .bind(events.iter().map(|e| e.account_id).collect::<Vec<_>>())
-    .bind(events.iter().map(|e| e.event_key).collect::<Vec<_>>())
-    .bind(events.iter().map(|e| e.callback_id).collect::<Vec<_>>())
-    .bind(events.iter().map(|e| e.source).collect::<Vec<_>>())
-    .bind(events.iter().map(|e| e.order_kind).collect::<Vec<_>>())
-    .bind(events.iter().map(|e| e.provider_ref).collect::<Vec<_>>())
-    .bind(events.iter().map(|e| e.provider_status).collect::<Vec<_>>())
-    .bind(events.iter().map(|e| Json(e.payload)).collect::<Vec<_>>())
+    .bind(
+        events
+            .iter()
+            .map(|e| e.event.account_id)
+            .collect::<Vec<_>>(),
+    )
+    .bind(events.iter().map(|e| e.event.event_key).collect::<Vec<_>>())
+    .bind(
+        events
+            .iter()
+            .map(|e| e.event.callback_id)
+            .collect::<Vec<_>>(),
+    )
+    .bind(events.iter().map(|e| e.event.source).collect::<Vec<_>>())
+    .bind(
+        events
+            .iter()
+            .map(|e| e.event.order_kind)
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        events
+            .iter()
+            .map(|e| e.event.provider_ref)
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        events
+            .iter()
+            .map(|e| e.event.provider_status)
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        events
+            .iter()
+            .map(|e| Json(e.event.payload))
+            .collect::<Vec<_>>(),
+    )
+    .bind(events.iter().map(|e| e.outcome).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.detail).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.order_id).collect::<Vec<_>>())
     .fetch_all(conn)
     .await
 }
@@ -162,10 +210,6 @@ pub struct Creations<'a> {
     /// State changes, under the places in the order of transitions [`insert_deposits`] gave.
     pub transitions: &'a [(i64, NewTransition<'a>)],
     pub notifications: &'a [NewNotification<'a>],
-    /// What became of each event: `(event id, outcome, detail, order id)`.
-    pub outcomes: &'a [(i64, &'a str, Option<&'a str>, Option<Uuid>)],
-    /// Callbacks of the group none of whose events were new.
-    pub duplicates: &'a [Uuid],
 }
 
 /// Records [`Creations`] in one statement.
@@ -176,8 +220,6 @@ pub async fn record_creations(
     let Creations {
         transitions,
         notifications,
-        outcomes,
-        duplicates,
     } = creations;
     sqlx::query(
         "WITH transitions AS (
@@ -185,24 +227,11 @@ pub async fn record_creations(
                                             event_id, reason)
              SELECT * FROM UNNEST($1::int8[], $2::text[], $3::uuid[], $4::text[], $5::text[],
                                   $6::text[], $7::int8[], $8::text[])
-         ), notifications AS (
-             INSERT INTO webhook_outbox (id, merchant_id, event_type, order_id, sequence, payload)
-             SELECT * FROM UNNEST($9::uuid[], $10::uuid[], $11::text[], $12::uuid[], $13::int8[],
-                                  $14::jsonb[])
-         ), outcomes AS (
-             UPDATE provider_events e
-             SET outcome = u.outcome, outcome_detail = u.detail, order_id = u.order_id
-             FROM UNNEST($15::int8[], $16::text[], $17::text[], $18::uuid[])
-                  AS u(id, outcome, detail, order_id)
-             WHERE e.id = u.id
-         ), duplicates AS (
-             UPDATE provider_callbacks SET outcome = 'duplicate' WHERE id = ANY($19)
          )
-         SELECT 1",
+         INSERT INTO webhook_outbox (id, merchant_id, event_type, order_id, sequence, payload)
+         SELECT * FROM UNNEST($9::uuid[], $10::uuid[], $11::text[], $12::uuid[], $13::int8[],
+                              $14::jsonb[])",
     )
-    // Planned afresh with the arrays as they are, so that the updates are primary-key lookups: a
-    // plan kept from when the tables were small would read them whole for every group.
-    .persistent(false)
     .bind(transitions.iter().map(|t| t.0).collect::<Vec<_>>())
     .bind(
         transitions
@@ -242,21 +271,7 @@ pub async fn record_creations(
             .map(|n| Json(n.payload))
             .collect::<Vec<_>>(),
     )
-    .bind(outcomes.iter().map(|o| o.0).collect::<Vec<_>>())
-    .bind(outcomes.iter().map(|o| o.1).collect::<Vec<_>>())
-    .bind(outcomes.iter().map(|o| o.2).collect::<Vec<_>>())
-    .bind(outcomes.iter().map(|o| o.3).collect::<Vec<_>>())
-    .bind(*duplicates)
     .execute(conn)
     .await?;
-    Ok(())
-}
-
-/// Marks callbacks none of whose events were new.
-pub async fn mark_duplicates(conn: &mut PgConnection, ids: &[Uuid]) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE provider_callbacks SET outcome = 'duplicate' WHERE id = ANY($1)")
-        .bind(ids)
-        .execute(conn)
-        .await?;
     Ok(())
 }
