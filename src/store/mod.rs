@@ -17,7 +17,7 @@ pub mod withdrawals;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::ConnectOptions;
+use sqlx::{ConnectOptions, Connection};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -36,9 +36,24 @@ pub async fn connect(
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(acquire_timeout)
+        // The pool checks each connection as it is given back. One that has sat idle since is
+        // checked again before use; one in steady use is not, which would cost a round trip to
+        // the database on every query.
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for > CHECK_AFTER_IDLE {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
         .connect_with(options)
         .await
 }
+
+/// How long a pooled connection may sit idle before it is checked again before use.
+const CHECK_AFTER_IDLE: Duration = Duration::from_secs(1);
 
 pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
     MIGRATOR.run(pool).await
