@@ -284,6 +284,29 @@ async fn a_group_moves_a_deposit_stored_earlier_on_and_records_the_outcome_it_ha
 }
 
 #[tokio::test]
+async fn an_address_paid_before_is_not_read_again() {
+    let (app, address) = app_with_one_slot().await;
+    let first = held_form(&app, &address, "1", "t-first").await;
+    let (status, text) = app.deliver_form(&first).await;
+    assert_eq!((status, text.as_str()), (StatusCode::OK, "success"));
+    // What a deposit takes from its address never changes; were the row read again, the next
+    // deposit would carry this user.
+    sqlx::query("UPDATE addresses SET user_id = 'not-read' WHERE address = $1")
+        .bind(&address)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let second = held_form(&app, &address, "2", "t-second").await;
+    let (status, text) = app.deliver_form(&second).await;
+    assert_eq!((status, text.as_str()), (StatusCode::OK, "success"));
+    let users: Vec<String> = sqlx::query_scalar("SELECT user_id FROM deposits ORDER BY amount")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(users, ["grace", "grace"]);
+}
+
+#[tokio::test]
 async fn a_callback_that_cannot_be_stored_fails_no_other_in_its_group() {
     let (app, address) = app_with_one_slot().await;
     let slow = held_form(&app, &address, "0.5", "slow").await;

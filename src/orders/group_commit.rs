@@ -5,6 +5,7 @@
 //! so that no callback fails for another's sake.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Instant;
 
 use rust_decimal::Decimal;
@@ -19,6 +20,7 @@ use crate::orders::deposits::{Creation, new_deposit, on_creation};
 use crate::orders::ingest::{
     PendingCallback, apply_claimed_event, log_unapplied, logged_outcome, store_alone,
 };
+use crate::orders::known_addresses::KnownAddresses;
 use crate::orders::notify::announcement;
 use crate::orders::views::DepositView;
 use crate::providers::{DepositEvent, EventBody, Outcome, ProviderEvent};
@@ -46,9 +48,11 @@ impl CallbackWriter {
     /// callbacks.
     pub fn start(pool: PgPool, groups: usize, max_group: usize) -> CallbackWriter {
         let group_pool = pool.clone();
+        let addresses = Arc::new(KnownAddresses::default());
         let jobs = batching::spawn(groups, max_group, move |group| {
             let pool = group_pool.clone();
-            async move { store_group(&pool, group).await }
+            let addresses = Arc::clone(&addresses);
+            async move { store_group(&pool, &addresses, group).await }
         });
         CallbackWriter { pool, jobs }
     }
@@ -68,11 +72,11 @@ impl CallbackWriter {
     }
 }
 
-async fn store_group(pool: &PgPool, group: Vec<Job>) {
+async fn store_group(pool: &PgPool, addresses: &KnownAddresses, group: Vec<Job>) {
     let callbacks: Vec<&PendingCallback> = group.iter().map(|job| &job.callback).collect();
     metrics::histogram!(CALLBACK_GROUP_SIZE).record(callbacks.len() as f64);
     let started = Instant::now();
-    let stored = store_together(pool, &callbacks).await;
+    let stored = store_together(pool, addresses, &callbacks).await;
     let result = if stored.is_ok() { "stored" } else { "split" };
     metrics::histogram!("custody_callback_group_seconds", "result" => result)
         .record(started.elapsed().as_secs_f64());
@@ -132,13 +136,15 @@ impl PlannedDeposit<'_> {
 /// deposits (the common case) with multi-row statements; every other event as it would be alone.
 async fn store_together(
     pool: &PgPool,
+    known: &KnownAddresses,
     callbacks: &[&PendingCallback],
 ) -> Result<Vec<Outcome>, sqlx::Error> {
     // A statement inside the transaction would read the addresses from a snapshot of its own
     // anyway (read committed), and what a deposit takes from one (its id, merchant, user) never
-    // changes; so they are read beside BEGIN: one round trip fewer on the way to the commit.
+    // changes; so they are read beside BEGIN (those not known already): one round trip fewer on
+    // the way to the commit.
     let keys = address_keys(callbacks);
-    let (mut tx, addresses) = tokio::try_join!(pool.begin(), batch::find_addresses(pool, &keys))?;
+    let (mut tx, addresses) = tokio::try_join!(pool.begin(), known.find(pool, &keys))?;
     let planned = plan_deposits(callbacks, &addresses);
     let claimed = claim(&mut tx, callbacks, &planned).await?;
 

@@ -6,6 +6,7 @@ pub mod deposits;
 pub mod group_commit;
 pub mod inbound;
 pub mod ingest;
+pub mod known_addresses;
 pub mod merchants;
 pub mod notify;
 pub mod treasury;
