@@ -96,6 +96,14 @@ pub struct DatabaseSettings {
     /// The most callbacks stored in one transaction.
     #[serde(default = "default_callback_group_max")]
     pub callback_group_max: usize,
+    /// Under load (the last group held more than one callback), how long a group waits for more
+    /// callbacks before it starts, in microseconds; 0 never waits.
+    #[serde(default = "default_callback_group_linger_us")]
+    pub callback_group_linger_us: u64,
+}
+
+fn default_callback_group_linger_us() -> u64 {
+    1_000
 }
 
 fn default_callback_groups() -> usize {

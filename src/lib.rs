@@ -18,6 +18,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::ops::Deref;
 use std::sync::Arc;
+use std::time::Duration;
 
 use secrecy::ExposeSecret;
 use sqlx::PgPool;
@@ -153,8 +154,11 @@ pub async fn start(settings: Settings) -> Result<Gateway, StartError> {
             outbox_wake: Arc::default(),
             callbacks: orders::group_commit::CallbackWriter::start(
                 pool,
-                settings.database.callback_groups,
-                settings.database.callback_group_max,
+                batching::Limits {
+                    slots: settings.database.callback_groups,
+                    max_batch: settings.database.callback_group_max,
+                    linger: Duration::from_micros(settings.database.callback_group_linger_us),
+                },
             ),
         }),
         approval_guards,

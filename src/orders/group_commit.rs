@@ -44,12 +44,12 @@ struct Job {
 }
 
 impl CallbackWriter {
-    /// Starts the writer: at most `groups` transactions at once, each of at most `max_group`
-    /// callbacks.
-    pub fn start(pool: PgPool, groups: usize, max_group: usize) -> CallbackWriter {
+    /// Starts the writer: at most `limits.slots` transactions at once, each of at most
+    /// `limits.max_batch` callbacks.
+    pub fn start(pool: PgPool, limits: batching::Limits) -> CallbackWriter {
         let group_pool = pool.clone();
         let addresses = Arc::new(KnownAddresses::default());
-        let jobs = batching::spawn(groups, max_group, move |group| {
+        let jobs = batching::spawn(limits, move |group| {
             let pool = group_pool.clone();
             let addresses = Arc::clone(&addresses);
             async move { store_group(&pool, &addresses, group).await }

@@ -153,7 +153,12 @@ struct Recorder {
 
 impl Recorder {
     fn start(pool: PgPool, max_batch: usize) -> Recorder {
-        let jobs = batching::spawn(1, max_batch, move |batch| record_batch(pool.clone(), batch));
+        let limits = batching::Limits {
+            slots: 1,
+            max_batch,
+            linger: Duration::ZERO,
+        };
+        let jobs = batching::spawn(limits, move |batch| record_batch(pool.clone(), batch));
         Recorder { jobs }
     }
 
