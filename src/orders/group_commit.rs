@@ -127,8 +127,10 @@ impl PlannedDeposit<'_> {
         (&self.callback.account_id, &self.event.provider_ref)
     }
 
-    fn is_for(&self, claimed: &ClaimedEvent) -> bool {
-        self.callback.id == claimed.callback.id && self.event.event_key == claimed.event.event_key
+    /// Whether it is the plan for `event` of `callback` (an event repeated within one callback
+    /// is planned, and claimed, once).
+    fn is_for(&self, callback: &PendingCallback, event: &ProviderEvent) -> bool {
+        self.callback.id == callback.id && self.event.event_key == event.event_key
     }
 }
 
@@ -150,7 +152,7 @@ async fn store_together(
 
     let work: Vec<(&ClaimedEvent, &PlannedDeposit)> = claimed
         .iter()
-        .filter_map(|c| Some((c, planned.iter().find(|p| p.is_for(c))?)))
+        .filter_map(|c| Some((c, planned.iter().find(|p| p.is_for(c.callback, c.event))?)))
         .collect();
     let created = if work.is_empty() {
         HashMap::new()
@@ -224,7 +226,7 @@ async fn claim<'a>(
         .map(|(cb, event, payload)| {
             let outcome = planned
                 .iter()
-                .find(|p| p.callback.id == cb.id && p.event.event_key == event.event_key)
+                .find(|p| p.is_for(cb, event))
                 .map(|p| &p.outcome);
             batch::EventToClaim {
                 event: NewEvent {
