@@ -21,6 +21,10 @@ pub fn init(format: LogFormat) {
 /// Callbacks per group commit (a histogram counted in callbacks, not seconds).
 pub const CALLBACK_GROUP_SIZE: &str = "custody_callback_group_size";
 
+/// Groups of new deposits only that found one of their transfers stored already, and so were
+/// stored again in a transaction that moves it on.
+pub const CALLBACK_GROUP_RETRIED: &str = "custody_callback_groups_retried_total";
+
 /// The process's Prometheus recorder, installed on first use, rendered by `GET /metrics`.
 /// Recording before it is installed, or in a process where another recorder won, is a no-op.
 pub fn metrics_handle() -> &'static PrometheusHandle {

@@ -66,6 +66,10 @@ async fn deliver_behind_slow(
     rest
 }
 
+/// `/metrics` is one per test process: the tests here run one at a time, so that what a test reads
+/// of it is its own.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// The value of the `/metrics` line that starts with `series`, or 0 when there is none yet.
 async fn metric(app: &TestApp, series: &str) -> f64 {
     app.metrics()
@@ -89,6 +93,7 @@ async fn app_with_one_slot() -> (TestApp, String) {
 
 #[tokio::test]
 async fn callbacks_arriving_together_are_stored_in_one_transaction_each_exactly_once() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     let (app, address) = app_with_one_slot().await;
     let slow = held_form(&app, &address, "0.5", "slow").await;
     let mut forms = Vec::new();
@@ -204,7 +209,134 @@ async fn callbacks_arriving_together_are_stored_in_one_transaction_each_exactly_
 }
 
 #[tokio::test]
+async fn a_group_of_new_deposits_is_one_statement_whose_notifications_announce_the_rows_stored() {
+    let _alone = ONE_AT_A_TIME.lock().await;
+    let (app, address) = app_with_one_slot().await;
+    let slow = held_form(&app, &address, "0.5", "slow").await;
+    let mut forms = Vec::new();
+    for n in 0..6 {
+        forms.push(held_form(&app, &address, &format!("3.{n}"), &format!("s-{n}")).await);
+    }
+    forms.push(forms[1].clone());
+    forms.push(forms[4].clone());
+    let statements = r#"custody_callback_group_seconds_count{result="statement"}"#;
+    let transactions = r#"custody_callback_group_seconds_count{result="transaction"}"#;
+    let retried = "custody_callback_groups_retried_total";
+    let before = [
+        metric(&app, statements).await,
+        metric(&app, transactions).await,
+        metric(&app, retried).await,
+    ];
+
+    for (status, text) in deliver_behind_slow(&app, &slow, &forms).await {
+        assert_eq!((status, text.as_str()), (StatusCode::OK, "success"));
+    }
+
+    let grouped: i64 = sqlx::query_scalar(
+        "SELECT count(DISTINCT xmin::text) FROM provider_callbacks WHERE body NOT LIKE '%slow%'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(grouped, 1, "the eight callbacks shared one transaction");
+    let after = [
+        metric(&app, statements).await,
+        metric(&app, transactions).await,
+        metric(&app, retried).await,
+    ];
+    assert_eq!(
+        [
+            after[0] - before[0],
+            after[1] - before[1],
+            after[2] - before[2]
+        ],
+        [2.0, 0.0, 0.0],
+        "the slow deposit and the group each stored as one statement"
+    );
+    assert_eq!(app.count("SELECT count(*) FROM deposits").await, 7);
+    assert_eq!(
+        app.count("SELECT count(*) FROM provider_callbacks WHERE outcome = 'duplicate'")
+            .await,
+        2
+    );
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM provider_events e JOIN deposits d ON d.id = e.order_id
+              WHERE e.outcome = 'applied' AND e.provider_ref = d.provider_ref
+                AND e.provider_ref LIKE 's-%'"
+        )
+        .await,
+        6
+    );
+
+    // Each deposit was detected, then confirmed, by its event; each notification's sequence is
+    // its transition's id, and its data is the deposit as the merchant API reads it.
+    let steps: Vec<AnnouncedStep> = sqlx::query_as(
+        "SELECT d.id AS deposit_id, t.id AS transition_id, o.sequence, t.from_state, t.to_state,
+                t.event_id, o.payload
+           FROM deposits d
+           JOIN order_transitions t ON t.order_id = d.id
+           JOIN webhook_outbox o ON o.order_id = d.id AND o.event_type = 'deposit.' || t.to_state
+          WHERE d.provider_ref LIKE 's-%'
+          ORDER BY d.provider_ref, t.id",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(steps.len(), 12);
+    for pair in steps.chunks(2) {
+        let (id, event_id) = (pair[0].deposit_id, pair[0].event_id);
+        let (status, stored) = app.get(&format!("/v1/deposits/{id}")).await;
+        assert_eq!(status, StatusCode::OK, "{stored}");
+        let event: (uuid::Uuid, String) =
+            sqlx::query_as("SELECT order_id, outcome FROM provider_events WHERE id = $1")
+                .bind(event_id)
+                .fetch_one(&app.pool)
+                .await
+                .unwrap();
+        assert_eq!(event, (id, "applied".to_owned()));
+        let mut detected = stored.clone();
+        detected["state"] = json!("detected");
+        let expected = [
+            (None, "detected", detected),
+            (Some("detected"), "confirmed", stored),
+        ];
+        for (step, (from, to, data)) in pair.iter().zip(expected) {
+            assert_eq!(
+                (step.from_state.as_deref(), step.to_state.as_str()),
+                (from, to)
+            );
+            assert_eq!(step.event_id, event_id);
+            assert_eq!(step.sequence, step.transition_id);
+            assert_eq!(step.payload["sequence"], json!(step.transition_id));
+            assert_eq!(step.payload["type"], json!(format!("deposit.{to}")));
+            assert_eq!(
+                step.payload["data"], data,
+                "what was announced is what was stored"
+            );
+        }
+        assert!(
+            pair[0].transition_id < pair[1].transition_id,
+            "detected comes before confirmed"
+        );
+    }
+}
+
+/// A deposit's transition beside the notification that announces it.
+#[derive(sqlx::FromRow)]
+struct AnnouncedStep {
+    deposit_id: uuid::Uuid,
+    transition_id: i64,
+    sequence: i64,
+    from_state: Option<String>,
+    to_state: String,
+    event_id: i64,
+    payload: serde_json::Value,
+}
+
+#[tokio::test]
 async fn a_group_moves_a_deposit_stored_earlier_on_and_records_the_outcome_it_had() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     let (app, address) = app_with_one_slot().await;
     let pending = app
         .udun()
@@ -237,9 +369,16 @@ async fn a_group_moves_a_deposit_stored_earlier_on_and_records_the_outcome_it_ha
         str_of(&confirmed, "form").to_owned(),
         held_form(&app, &address, "3", "t-new").await,
     ];
+    let retried = "custody_callback_groups_retried_total";
+    let before = metric(&app, retried).await;
     for (status, text) in deliver_behind_slow(&app, &slow, &forms).await {
         assert_eq!((status, text.as_str()), (StatusCode::OK, "success"));
     }
+    assert_eq!(
+        metric(&app, retried).await - before,
+        1.0,
+        "the group, new deposits only as far as it knew, found one stored and went again"
+    );
 
     let (state, deposits): (String, i64) = sqlx::query_as(
         "SELECT state, (SELECT count(*) FROM deposits WHERE provider_ref = 't-earlier')
@@ -285,6 +424,7 @@ async fn a_group_moves_a_deposit_stored_earlier_on_and_records_the_outcome_it_ha
 
 #[tokio::test]
 async fn an_address_paid_before_is_not_read_again() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     let (app, address) = app_with_one_slot().await;
     let first = held_form(&app, &address, "1", "t-first").await;
     let (status, text) = app.deliver_form(&first).await;
@@ -308,6 +448,7 @@ async fn an_address_paid_before_is_not_read_again() {
 
 #[tokio::test]
 async fn a_callback_that_cannot_be_stored_fails_no_other_in_its_group() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     let (app, address) = app_with_one_slot().await;
     let slow = held_form(&app, &address, "0.5", "slow").await;
     let mut forms = Vec::new();

@@ -143,6 +143,41 @@ pub fn new_deposit<'a>(
     }
 }
 
+/// The row `new` is stored as when it is created in `state` at `at`, which is to the
+/// microsecond, as PostgreSQL keeps time: held for review while it has a hold, as
+/// [`deposits::insert_detected`] stores it.
+pub fn created_row(
+    new: &deposits::NewDeposit<'_>,
+    id: uuid::Uuid,
+    state: DepositState,
+    at: chrono::DateTime<chrono::Utc>,
+) -> deposits::DepositRow {
+    deposits::DepositRow {
+        id,
+        merchant_id: new.merchant_id,
+        address_id: new.address_id,
+        account_id: new.account_id.to_owned(),
+        provider_ref: new.provider_ref.to_owned(),
+        user_id: new.user_id.to_owned(),
+        chain: new.chain.to_owned(),
+        asset: new.asset.to_owned(),
+        address: new.address.to_owned(),
+        memo: new.memo.map(str::to_owned),
+        amount: new.amount,
+        fee: new.fee,
+        tx_hash: new.tx_hash.map(str::to_owned),
+        block_height: new.block_height,
+        state,
+        needs_review: new.hold_reason.is_some(),
+        review_reason: new.hold_reason.map(str::to_owned),
+        created_at: at,
+        updated_at: at,
+        risk_source_score: new.risk_source_score,
+        risk_target_score: new.risk_target_score,
+        hold_reason: new.hold_reason.map(str::to_owned),
+    }
+}
+
 /// What becomes of a deposit the moment an event creates it (as `detected`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Creation {

@@ -8,6 +8,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
+use chrono::{SubsecRound, Utc};
 use rust_decimal::Decimal;
 use sqlx::{PgConnection, PgPool};
 use tokio::sync::oneshot;
@@ -16,7 +17,7 @@ use uuid::Uuid;
 use crate::batching;
 use crate::domain::{DepositState, OrderKind};
 use crate::orders::EventOutcome;
-use crate::orders::deposits::{Creation, new_deposit, on_creation};
+use crate::orders::deposits::{Creation, created_row, new_deposit, on_creation};
 use crate::orders::ingest::{
     PendingCallback, apply_claimed_event, log_unapplied, logged_outcome, store_alone,
 };
@@ -27,10 +28,10 @@ use crate::providers::{DepositEvent, EventBody, Outcome, ProviderEvent};
 use crate::store::addresses::AddressRow;
 use crate::store::batch;
 use crate::store::callbacks::NewEvent;
-use crate::store::deposits::DepositRow;
+use crate::store::deposits::{DepositRow, NewDeposit};
 use crate::store::outbox::NewNotification;
 use crate::store::transitions::NewTransition;
-use crate::telemetry::CALLBACK_GROUP_SIZE;
+use crate::telemetry::{CALLBACK_GROUP_RETRIED, CALLBACK_GROUP_SIZE};
 
 /// Where callbacks go to be stored.
 pub struct CallbackWriter {
@@ -77,11 +78,14 @@ async fn store_group(pool: &PgPool, addresses: &KnownAddresses, group: Vec<Job>)
     metrics::histogram!(CALLBACK_GROUP_SIZE).record(callbacks.len() as f64);
     let started = Instant::now();
     let stored = store_together(pool, addresses, &callbacks).await;
-    let result = if stored.is_ok() { "stored" } else { "split" };
+    let result = match &stored {
+        Ok((_, how)) => how.as_str(),
+        Err(_) => "split",
+    };
     metrics::histogram!("custody_callback_group_seconds", "result" => result)
         .record(started.elapsed().as_secs_f64());
     match stored {
-        Ok(outcomes) => {
+        Ok((outcomes, _)) => {
             for (job, outcome) in group.into_iter().zip(outcomes) {
                 let _ = job.done.send(Ok(outcome));
             }
@@ -122,6 +126,22 @@ struct PlannedDeposit<'a> {
 }
 
 impl PlannedDeposit<'_> {
+    /// The deposit it creates.
+    fn new_deposit(&self) -> NewDeposit<'_> {
+        let chain_asset = self
+            .deposit
+            .chain_asset
+            .as_ref()
+            .expect("checked when planned");
+        new_deposit(
+            self.address,
+            &self.callback.account_id,
+            &self.event.provider_ref,
+            chain_asset,
+            self.deposit,
+        )
+    }
+
     /// The provider transfer it is about, on its account.
     fn transfer(&self) -> (&str, &str) {
         (&self.callback.account_id, &self.event.provider_ref)
@@ -134,21 +154,143 @@ impl PlannedDeposit<'_> {
     }
 }
 
-/// Stores the callbacks in one transaction: the raw calls and their event keys first; new
-/// deposits (the common case) with multi-row statements; every other event as it would be alone.
+/// Stores the callbacks together. A group of new deposits only (the common case) is one
+/// statement, and so one round trip; any other group, or one whose transfer turns out to be
+/// stored already, one transaction: the raw calls and their event keys first, new deposits with
+/// multi-row statements, every other event as it would be alone.
 async fn store_together(
     pool: &PgPool,
     known: &KnownAddresses,
     callbacks: &[&PendingCallback],
-) -> Result<Vec<Outcome>, sqlx::Error> {
-    // A statement inside the transaction would read the addresses from a snapshot of its own
-    // anyway (read committed), and what a deposit takes from one (its id, merchant, user) never
-    // changes; so they are read beside BEGIN (those not known already): one round trip fewer on
-    // the way to the commit.
-    let keys = address_keys(callbacks);
-    let (mut tx, addresses) = tokio::try_join!(pool.begin(), known.find(pool, &keys))?;
+) -> Result<(Vec<Outcome>, StoredAs), sqlx::Error> {
+    let addresses = known.find(pool, &address_keys(callbacks)).await?;
     let planned = plan_deposits(callbacks, &addresses);
-    let claimed = claim(&mut tx, callbacks, &planned).await?;
+    if only_new_deposits(callbacks, &planned) {
+        match store_new_deposits(pool, callbacks, &planned).await {
+            Ok(outcomes) => return Ok((outcomes, StoredAs::Statement)),
+            // Nothing of it was stored: the transaction moves that transfer on, as alone.
+            Err(err) if batch::is_stored_transfer(&err) => {
+                metrics::counter!(CALLBACK_GROUP_RETRIED).increment(1);
+            }
+            Err(err) => return Err(err),
+        }
+    }
+    let outcomes = store_in_transaction(pool, callbacks, &planned).await?;
+    Ok((outcomes, StoredAs::Transaction))
+}
+
+/// How a group was stored, as `/metrics` labels it.
+#[derive(Debug, Clone, Copy)]
+enum StoredAs {
+    Statement,
+    Transaction,
+}
+
+impl StoredAs {
+    fn as_str(self) -> &'static str {
+        match self {
+            StoredAs::Statement => "statement",
+            StoredAs::Transaction => "transaction",
+        }
+    }
+}
+
+/// Whether every event of the group is a planned new deposit, or a repeat of one (which its
+/// claim skips).
+fn only_new_deposits(callbacks: &[&PendingCallback], planned: &[PlannedDeposit<'_>]) -> bool {
+    callbacks.iter().all(|cb| {
+        cb.events.iter().all(|event| {
+            planned.iter().any(|p| {
+                p.callback.account_id == cb.account_id && p.event.event_key == event.event_key
+            })
+        })
+    })
+}
+
+/// Stores a group of new deposits only in one statement ([`batch::store_new_deposits`]): each
+/// deposit created in the state its event leaves it in, with the transition and notification of
+/// each step there.
+async fn store_new_deposits(
+    pool: &PgPool,
+    callbacks: &[&PendingCallback],
+    planned: &[PlannedDeposit<'_>],
+) -> Result<Vec<Outcome>, sqlx::Error> {
+    let records: Vec<_> = callbacks.iter().map(|cb| cb.record("processed")).collect();
+    let events = events_in_key_order(callbacks);
+    let to_claim = to_claim(&events, planned);
+    // PostgreSQL keeps microseconds: the notifications announce the rows as stored.
+    let at = Utc::now().trunc_subsecs(6);
+    let rows: Vec<DepositRow> = planned
+        .iter()
+        .map(|p| created_row(&p.new_deposit(), p.id, p.creation.state(), at))
+        .collect();
+    let notices: Vec<(&DepositRow, Step, String, (Uuid, serde_json::Value))> = planned
+        .iter()
+        .zip(&rows)
+        .flat_map(|(p, row)| steps(&p.creation, row).map(move |step| (row, step)))
+        .map(|(row, step)| {
+            let event_type = step.event_type();
+            // Its sequence is the transition's id, which the statement takes and sets.
+            let announced = announcement(&event_type, 0, &DepositView::from(&step.row));
+            (row, step, event_type, announced)
+        })
+        .collect();
+    let creation_steps: Vec<batch::CreationStep> = notices
+        .iter()
+        .map(
+            |(row, step, event_type, (id, payload))| batch::CreationStep {
+                deposit_id: row.id,
+                merchant_id: row.merchant_id,
+                step: step.number,
+                from_state: step.from.map(DepositState::as_str),
+                to_state: step.row.state.as_str(),
+                notification_id: *id,
+                event_type,
+                payload,
+            },
+        )
+        .collect();
+    let mut deposits: Vec<batch::DepositToCreate> = planned
+        .iter()
+        .zip(&rows)
+        .map(|(p, row)| batch::DepositToCreate {
+            row,
+            callback_id: p.callback.id,
+            event_key: &p.event.event_key,
+        })
+        .collect();
+    // In transfer order, like the event keys: two groups inserting the same transfers wait on
+    // each other rather than deadlock.
+    deposits.sort_by(|a, b| {
+        (&a.row.account_id, &a.row.provider_ref).cmp(&(&b.row.account_id, &b.row.provider_ref))
+    });
+    let taken = batch::store_new_deposits(
+        pool,
+        &records,
+        &to_claim,
+        &deposits,
+        &creation_steps,
+        "callback",
+    )
+    .await?;
+    let claimed = in_arrival_order(callbacks, taken);
+    for c in &claimed {
+        if let Some(p) = planned.iter().find(|p| p.is_for(c.callback, c.event)) {
+            log_unapplied(&p.callback.account_id, p.event, &p.outcome);
+        }
+    }
+    Ok(outcomes(callbacks, &claimed))
+}
+
+/// Stores the callbacks in one transaction: the raw calls and their event keys first; new
+/// deposits with multi-row statements; every other event as it would be alone.
+async fn store_in_transaction(
+    pool: &PgPool,
+    callbacks: &[&PendingCallback],
+    planned: &[PlannedDeposit<'_>],
+) -> Result<Vec<Outcome>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let claimed = claim(&mut tx, callbacks, planned).await?;
 
     let work: Vec<(&ClaimedEvent, &PlannedDeposit)> = claimed
         .iter()
@@ -174,7 +316,12 @@ async fn store_together(
         apply_claimed_event(&mut tx, &c.callback.account_id, "callback", c.event, c.id).await?;
     }
     tx.commit().await?;
-    Ok(callbacks
+    Ok(outcomes(callbacks, &claimed))
+}
+
+/// Each callback's outcome, logged: stored if any of its events was claimed, else a duplicate.
+fn outcomes(callbacks: &[&PendingCallback], claimed: &[ClaimedEvent<'_>]) -> Vec<Outcome> {
+    callbacks
         .iter()
         .map(|cb| {
             logged_outcome(
@@ -182,7 +329,7 @@ async fn store_together(
                 claimed.iter().filter(|c| c.callback.id == cb.id).count(),
             )
         })
-        .collect())
+        .collect()
 }
 
 /// Where the group's deposits were paid to, as `(account, chain, address)`.
@@ -211,7 +358,19 @@ async fn claim<'a>(
     planned: &[PlannedDeposit<'_>],
 ) -> Result<Vec<ClaimedEvent<'a>>, sqlx::Error> {
     let records: Vec<_> = callbacks.iter().map(|cb| cb.record("processed")).collect();
-    let mut events: Vec<(&PendingCallback, &ProviderEvent, serde_json::Value)> = callbacks
+    let events = events_in_key_order(callbacks);
+    let taken =
+        batch::insert_callbacks_claiming_events(conn, &records, &to_claim(&events, planned))
+            .await?;
+    Ok(in_arrival_order(callbacks, taken))
+}
+
+/// The group's events with their payloads, in the order their keys are claimed: by key, so that
+/// groups racing for the same keys wait on each other rather than deadlock.
+fn events_in_key_order<'a>(
+    callbacks: &[&'a PendingCallback],
+) -> Vec<(&'a PendingCallback, &'a ProviderEvent, serde_json::Value)> {
+    let mut events: Vec<_> = callbacks
         .iter()
         .flat_map(|cb| cb.events.iter().map(move |event| (*cb, event)))
         .map(|(cb, event)| {
@@ -221,7 +380,16 @@ async fn claim<'a>(
         .collect();
     events
         .sort_by(|a, b| (&a.0.account_id, &a.1.event_key).cmp(&(&b.0.account_id, &b.1.event_key)));
-    let rows: Vec<batch::EventToClaim> = events
+    events
+}
+
+/// The events as claimed: a planned deposit's with the outcome its creation gives it, any other
+/// `pending` until it is applied.
+fn to_claim<'a>(
+    events: &'a [(&'a PendingCallback, &'a ProviderEvent, serde_json::Value)],
+    planned: &'a [PlannedDeposit<'_>],
+) -> Vec<batch::EventToClaim<'a>> {
+    events
         .iter()
         .map(|(cb, event, payload)| {
             let outcome = planned
@@ -244,14 +412,19 @@ async fn claim<'a>(
                 order_id: outcome.and_then(|o| o.order_id),
             }
         })
+        .collect()
+}
+
+/// The events whose keys were `taken`, in the callbacks' own order; an event repeated within one
+/// callback is claimed once.
+fn in_arrival_order<'a>(
+    callbacks: &[&'a PendingCallback],
+    taken: Vec<batch::Claimed>,
+) -> Vec<ClaimedEvent<'a>> {
+    let mut taken: HashMap<(Uuid, String), i64> = taken
+        .into_iter()
+        .map(|c| ((c.callback_id, c.event_key), c.id))
         .collect();
-    let mut taken: HashMap<(Uuid, String), i64> =
-        batch::insert_callbacks_claiming_events(conn, &records, &rows)
-            .await?
-            .into_iter()
-            .map(|c| ((c.callback_id, c.event_key), c.id))
-            .collect();
-    // In the callbacks' own order; an event repeated within one callback is claimed once.
     let mut claimed = Vec::new();
     for &callback in callbacks {
         for event in &callback.events {
@@ -266,7 +439,7 @@ async fn claim<'a>(
             }
         }
     }
-    Ok(claimed)
+    claimed
 }
 
 /// The deposits this group can create together, of the events it means to claim: each event
@@ -341,23 +514,11 @@ async fn create_deposits<'a>(
     conn: &mut PgConnection,
     work: &[(&ClaimedEvent<'_>, &'a PlannedDeposit<'a>)],
 ) -> Result<HashMap<(&'a str, &'a str), DepositRow>, sqlx::Error> {
+    let news: Vec<_> = work.iter().map(|(_, p)| p.new_deposit()).collect();
     let mut rows: Vec<_> = work
         .iter()
-        .map(|(_, p)| {
-            let chain_asset = p
-                .deposit
-                .chain_asset
-                .as_ref()
-                .expect("checked when planned");
-            let new = new_deposit(
-                p.address,
-                &p.callback.account_id,
-                &p.event.provider_ref,
-                chain_asset,
-                p.deposit,
-            );
-            (p.id, new, p.creation.state().as_str())
-        })
+        .zip(news)
+        .map(|((_, p), new)| (p.id, new, p.creation.state().as_str()))
         .collect();
     // In transfer order, like the event keys: two groups inserting the same transfers wait on
     // each other rather than deadlock.
@@ -380,58 +541,46 @@ async fn create_deposits<'a>(
         })
         .collect();
 
-    // Every created deposit was `detected` first; some moved on at once.
-    let mut changes: Vec<(
-        &ClaimedEvent,
-        Option<DepositState>,
-        DepositState,
-        DepositRow,
-    )> = Vec::new();
+    let mut changes: Vec<(&ClaimedEvent, Step)> = Vec::new();
     for (c, p) in work {
         let Some(row) = created.get(&p.transfer()) else {
             continue;
         };
         log_unapplied(&p.callback.account_id, p.event, &p.outcome);
-        let mut detected = row.clone();
-        detected.state = DepositState::Detected;
-        changes.push((c, None, DepositState::Detected, detected));
-        if let Creation::MovesOn(target) = p.creation {
-            changes.push((c, Some(DepositState::Detected), target, row.clone()));
-        }
+        changes.extend(steps(&p.creation, row).map(|step| (*c, step)));
     }
-    let event_types: Vec<String> = changes
-        .iter()
-        .map(|(_, _, to, _)| format!("{}.{}", OrderKind::Deposit.as_str(), to.as_str()))
-        .collect();
+    let event_types: Vec<String> = changes.iter().map(|(_, step)| step.event_type()).collect();
     let mut transitions = Vec::new();
     let mut payloads = Vec::new();
-    for (((c, from, to, row), sequence), event_type) in
-        changes.iter().zip(&sequences).zip(&event_types)
-    {
+    for (((c, step), sequence), event_type) in changes.iter().zip(&sequences).zip(&event_types) {
         transitions.push((
             *sequence,
             NewTransition {
                 order_kind: OrderKind::Deposit.as_str(),
-                order_id: row.id,
-                from_state: from.map(DepositState::as_str),
-                to_state: to.as_str(),
+                order_id: step.row.id,
+                from_state: step.from.map(DepositState::as_str),
+                to_state: step.row.state.as_str(),
                 source: "callback",
                 event_id: Some(c.id),
                 reason: None,
             },
         ));
-        payloads.push(announcement(event_type, *sequence, &DepositView::from(row)));
+        payloads.push(announcement(
+            event_type,
+            *sequence,
+            &DepositView::from(&step.row),
+        ));
     }
     let notifications: Vec<NewNotification> = changes
         .iter()
         .zip(&sequences)
         .zip(event_types.iter().zip(&payloads))
         .map(
-            |(((_, _, _, row), sequence), (event_type, (id, payload)))| NewNotification {
+            |(((_, step), sequence), (event_type, (id, payload)))| NewNotification {
                 id: *id,
-                merchant_id: row.merchant_id,
+                merchant_id: step.row.merchant_id,
                 event_type,
-                order_id: Some(row.id),
+                order_id: Some(step.row.id),
                 sequence: *sequence,
                 payload,
             },
@@ -446,4 +595,41 @@ async fn create_deposits<'a>(
     )
     .await?;
     Ok(created)
+}
+
+/// One state change of a deposit's creation.
+struct Step {
+    /// 1 for its `detected`, 2 for the state it moved on to at once.
+    number: i32,
+    from: Option<DepositState>,
+    /// The deposit as this step leaves it.
+    row: DepositRow,
+}
+
+impl Step {
+    fn event_type(&self) -> String {
+        format!(
+            "{}.{}",
+            OrderKind::Deposit.as_str(),
+            self.row.state.as_str()
+        )
+    }
+}
+
+/// The steps of a deposit created as `row`: every created deposit was `detected` first; some
+/// moved on at once.
+fn steps(creation: &Creation, row: &DepositRow) -> impl Iterator<Item = Step> {
+    let mut detected = row.clone();
+    detected.state = DepositState::Detected;
+    let first = Step {
+        number: 1,
+        from: None,
+        row: detected,
+    };
+    let moved = matches!(creation, Creation::MovesOn(_)).then(|| Step {
+        number: 2,
+        from: Some(DepositState::Detected),
+        row: row.clone(),
+    });
+    std::iter::once(first).chain(moved)
 }
