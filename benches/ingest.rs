@@ -20,9 +20,13 @@ use custody_gateway::start;
 
 mod common;
 
-use common::{IngestRound, SERVER, drop_database, held_callbacks, post_callbacks, udun_addresses};
+use common::{
+    IngestRound, SERVER, drop_database, held_callbacks, histogram, post_callbacks, udun_addresses,
+};
+use custody_gateway::telemetry::CALLBACK_GROUP_SIZE;
 
 const API_KEY: &str = "cgk_demo_key_for_the_simulators_only";
+const OPS_TOKEN: &str = "ops_demo_token";
 /// The simulator's Udun key (config/default.toml), which the baseline verifies with.
 const UDUN_KEY: &str = "sim-udun-api-key";
 
@@ -65,10 +69,11 @@ async fn start_baseline(pool: PgPool) -> String {
 
 fn describe(round: &IngestRound) -> String {
     format!(
-        "{:>6.0}/s  p50 {:>5.1} ms  p99 {:>5.1} ms",
+        "{:>6.0}/s  p50 {:>5.1} ms  p99 {:>5.1} ms  cpu {:>4.2} ms",
         round.per_second(),
         round.at(0.50).as_secs_f64() * 1e3,
-        round.at(0.99).as_secs_f64() * 1e3
+        round.at(0.99).as_secs_f64() * 1e3,
+        round.cpu_ms_per_callback().unwrap_or(f64::NAN)
     )
 }
 
@@ -100,15 +105,19 @@ async fn main() {
             // The same signed callbacks for both; each gateway round gets deposits of its own.
             let forms = held_callbacks(&http, &url, &addresses, deposits).await;
             let base = post_callbacks(&http, &baseline, forms.clone(), concurrency).await;
+            let groups_before = histogram(&http, &url, OPS_TOKEN, CALLBACK_GROUP_SIZE).await;
             let ours = post_callbacks(&http, &gateway_target, forms, concurrency).await;
+            let groups_after = histogram(&http, &url, OPS_TOKEN, CALLBACK_GROUP_SIZE).await;
+            let group_size =
+                (groups_after.0 - groups_before.0) / (groups_after.1 - groups_before.1);
             println!(
-                "round {} c{concurrency:<2}  baseline {}   gateway {}   ratio {:.2}",
+                "round {} c{concurrency:<2}  baseline {}   gateway {} (groups of {group_size:.1})   ratio {:.2}",
                 round + 1,
                 describe(&base),
                 describe(&ours),
                 ours.per_second() / base.per_second()
             );
-            results.push((concurrency, base, ours));
+            results.push((concurrency, base, ours, group_size));
         }
     }
 
@@ -125,17 +134,21 @@ async fn main() {
     let expected = (deposits * rounds * 2) as i64;
     let exact = stored == expected && notices == expected;
     println!(
-        "callbacks per round: {} ({deposits} deposits, a fifth sent twice)",
+        "callbacks per round: {} ({deposits} deposits, a fifth sent twice); cpu: the whole \
+         machine's busy time per callback (load, server, PostgreSQL)",
         results[0].1.sent
     );
     println!("stored: {stored} deposits, {notices} deposit.confirmed notifications");
     println!("exactly once: {}", if exact { "yes" } else { "NO" });
     let summary: Vec<_> = results
         .iter()
-        .map(|(concurrency, base, ours)| {
+        .map(|(concurrency, base, ours, group_size)| {
             json!({ "concurrency": concurrency, "baseline_per_s": base.per_second().round(),
                     "gateway_per_s": ours.per_second().round(),
                     "gateway_p99_ms": ours.at(0.99).as_secs_f64() * 1e3,
+                    "baseline_cpu_ms_per_callback": base.cpu_ms_per_callback(),
+                    "gateway_cpu_ms_per_callback": ours.cpu_ms_per_callback(),
+                    "gateway_group_size": group_size,
                     "ratio": ours.per_second() / base.per_second() })
         })
         .collect();

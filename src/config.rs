@@ -107,7 +107,7 @@ fn default_callback_group_linger_us() -> u64 {
 }
 
 fn default_callback_groups() -> usize {
-    4
+    2
 }
 
 fn default_callback_group_max() -> usize {

@@ -37,11 +37,21 @@ pub struct IngestRound {
     pub elapsed: Duration,
     /// Sorted.
     pub latencies: Vec<Duration>,
+    /// CPU time the whole machine spent busy meanwhile (every process: the load, the server,
+    /// PostgreSQL), where `/proc/stat` tells it.
+    pub busy: Option<Duration>,
 }
 
 impl IngestRound {
     pub fn per_second(&self) -> f64 {
         self.sent as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// Busy CPU per callback, in milliseconds: what a round costs the machine, which moves far
+    /// less between runs than the rate on a machine shared with others.
+    pub fn cpu_ms_per_callback(&self) -> Option<f64> {
+        self.busy
+            .map(|busy| busy.as_secs_f64() * 1e3 / self.sent as f64)
     }
 
     pub fn at(&self, q: f64) -> Duration {
@@ -111,6 +121,7 @@ pub async fn post_callbacks(
     concurrency: usize,
 ) -> IngestRound {
     let sent = forms.len();
+    let busy_before = busy_cpu();
     let started = Instant::now();
     let mut latencies: Vec<Duration> = futures::stream::iter(forms)
         .map(|form| {
@@ -133,12 +144,56 @@ pub async fn post_callbacks(
         .collect()
         .await;
     let elapsed = started.elapsed();
+    let busy = busy_cpu()
+        .zip(busy_before)
+        .map(|(after, before)| after.saturating_sub(before));
     latencies.sort();
     IngestRound {
         sent,
         elapsed,
         latencies,
+        busy,
     }
+}
+
+/// CPU time all cores have spent busy since boot (neither idle nor waiting for I/O), from the
+/// first line of `/proc/stat`, which counts in ticks of 1/100 s; `None` where there is none.
+pub fn busy_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let ticks: Vec<u64> = stat
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .map(|field| field.parse().ok())
+        .collect::<Option<_>>()?;
+    let idle = ticks.get(3)? + ticks.get(4)?;
+    Some(Duration::from_millis(
+        (ticks.iter().sum::<u64>() - idle) * 10,
+    ))
+}
+
+/// The sum and count of a histogram in the gateway's `/metrics` (0 where it has none yet).
+pub async fn histogram(http: &reqwest::Client, url: &str, token: &str, name: &str) -> (f64, f64) {
+    let text = http
+        .get(format!("{url}/metrics"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let value = |suffix: &str| {
+        text.lines()
+            .find_map(|line| {
+                line.strip_prefix(&format!("{name}_{suffix} "))?
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or(0.0)
+    };
+    (value("sum"), value("count"))
 }
 
 pub async fn post_json(request: reqwest::RequestBuilder, body: Value) -> Value {

@@ -101,7 +101,7 @@ impl Default for TestOptions {
             waas_withdraw_mode: "verify",
             submit_wait_ms: 5_000,
             attention_after_secs: 1_800,
-            callback_groups: 4,
+            callback_groups: 2,
             sweep_interval_ms: 2_000,
             pay_unverified_per_minute: 30,
             ubao_base_url: None,
