@@ -1,9 +1,10 @@
-//! Group commit: callbacks that arrive while a transaction is busy are stored together in the next
-//! one, each exactly once, each answered after that commit; and a group that cannot be stored is
-//! stored again one callback at a time, so that one bad callback fails no other.
+//! Group commit: callbacks that arrive while a group is being stored are stored together in the
+//! next one (those of new deposits only as one statement, the others beside it as one
+//! transaction), each exactly once, each answered after its commit; and a group that cannot be
+//! stored is stored again one callback at a time, so that one bad callback fails no other.
 //!
-//! The tests hold the one transaction slot (`callback_groups = 1`) with a deposit whose insert a
-//! test trigger slows down, so that the callbacks sent meanwhile queue and form one group.
+//! The tests hold the one group slot (`callback_groups = 1`) with a deposit whose insert a test
+//! trigger slows down, so that the callbacks sent meanwhile queue and form one group.
 
 mod common;
 
@@ -79,6 +80,28 @@ async fn metric(app: &TestApp, series: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// Parts of groups stored so far: as one statement, as one transaction, and gone again as a
+/// transaction after a statement found a transfer stored already.
+async fn parts_stored(app: &TestApp) -> [f64; 3] {
+    [
+        metric(
+            app,
+            r#"custody_callback_group_seconds_count{result="statement"}"#,
+        )
+        .await,
+        metric(
+            app,
+            r#"custody_callback_group_seconds_count{result="transaction"}"#,
+        )
+        .await,
+        metric(app, "custody_callback_groups_retried_total").await,
+    ]
+}
+
+fn since(before: [f64; 3], after: [f64; 3]) -> [f64; 3] {
+    [0, 1, 2].map(|n| after[n] - before[n])
+}
+
 async fn app_with_one_slot() -> (TestApp, String) {
     let app = TestApp::spawn_with(TestOptions {
         callback_groups: 1,
@@ -92,7 +115,7 @@ async fn app_with_one_slot() -> (TestApp, String) {
 }
 
 #[tokio::test]
-async fn callbacks_arriving_together_are_stored_in_one_transaction_each_exactly_once() {
+async fn callbacks_arriving_together_are_stored_together_each_exactly_once() {
     let _alone = ONE_AT_A_TIME.lock().await;
     let (app, address) = app_with_one_slot().await;
     let slow = held_form(&app, &address, "0.5", "slow").await;
@@ -120,13 +143,20 @@ async fn callbacks_arriving_together_are_stored_in_one_transaction_each_exactly_
         assert_eq!((status, text.as_str()), (StatusCode::OK, "success"));
     }
 
-    let grouped: i64 = sqlx::query_scalar(
-        "SELECT count(DISTINCT xmin::text) FROM provider_callbacks WHERE body NOT LIKE '%slow%'",
+    // The new deposits and their copies are one statement; the transfer reported twice is
+    // applied beside it, in one transaction.
+    let transactions: Vec<(i64, bool)> = sqlx::query_as(
+        "SELECT count(*), bool_or(body LIKE '%t-twice%') FROM provider_callbacks
+          WHERE body NOT LIKE '%slow%' GROUP BY xmin::text ORDER BY count(*)",
     )
-    .fetch_one(&app.pool)
+    .fetch_all(&app.pool)
     .await
     .unwrap();
-    assert_eq!(grouped, 1, "the fourteen callbacks shared one transaction");
+    assert_eq!(
+        transactions,
+        [(2, true), (12, false)],
+        "the fourteen callbacks shared two transactions"
+    );
     let groups = metric(&app, "custody_callback_group_size_count").await;
     let up_to_eight = metric(&app, r#"custody_callback_group_size_bucket{le="8"}"#).await;
     assert!(
@@ -219,14 +249,7 @@ async fn a_group_of_new_deposits_is_one_statement_whose_notifications_announce_t
     }
     forms.push(forms[1].clone());
     forms.push(forms[4].clone());
-    let statements = r#"custody_callback_group_seconds_count{result="statement"}"#;
-    let transactions = r#"custody_callback_group_seconds_count{result="transaction"}"#;
-    let retried = "custody_callback_groups_retried_total";
-    let before = [
-        metric(&app, statements).await,
-        metric(&app, transactions).await,
-        metric(&app, retried).await,
-    ];
+    let before = parts_stored(&app).await;
 
     for (status, text) in deliver_behind_slow(&app, &slow, &forms).await {
         assert_eq!((status, text.as_str()), (StatusCode::OK, "success"));
@@ -239,17 +262,8 @@ async fn a_group_of_new_deposits_is_one_statement_whose_notifications_announce_t
     .await
     .unwrap();
     assert_eq!(grouped, 1, "the eight callbacks shared one transaction");
-    let after = [
-        metric(&app, statements).await,
-        metric(&app, transactions).await,
-        metric(&app, retried).await,
-    ];
     assert_eq!(
-        [
-            after[0] - before[0],
-            after[1] - before[1],
-            after[2] - before[2]
-        ],
+        since(before, parts_stored(&app).await),
         [2.0, 0.0, 0.0],
         "the slow deposit and the group each stored as one statement"
     );
@@ -369,15 +383,15 @@ async fn a_group_moves_a_deposit_stored_earlier_on_and_records_the_outcome_it_ha
         str_of(&confirmed, "form").to_owned(),
         held_form(&app, &address, "3", "t-new").await,
     ];
-    let retried = "custody_callback_groups_retried_total";
-    let before = metric(&app, retried).await;
+    let before = parts_stored(&app).await;
     for (status, text) in deliver_behind_slow(&app, &slow, &forms).await {
         assert_eq!((status, text.as_str()), (StatusCode::OK, "success"));
     }
     assert_eq!(
-        metric(&app, retried).await - before,
-        1.0,
-        "the group, new deposits only as far as it knew, found one stored and went again"
+        since(before, parts_stored(&app).await),
+        [2.0, 1.0, 0.0],
+        "the slow deposit and the new one each one statement, the confirmation of the deposit \
+         stored here before one transaction beside it, none gone again"
     );
 
     let (state, deposits): (String, i64) = sqlx::query_as(
@@ -420,6 +434,85 @@ async fn a_group_moves_a_deposit_stored_earlier_on_and_records_the_outcome_it_ha
         2,
         "detected, then confirmed"
     );
+}
+
+#[tokio::test]
+async fn a_group_that_finds_a_transfer_stored_by_another_instance_goes_again_as_a_transaction() {
+    let _alone = ONE_AT_A_TIME.lock().await;
+    let (app, address) = app_with_one_slot().await;
+    // The transfer's first report reaches another instance, so this one's writer does not know it.
+    let other = app.second_instance().await;
+    let pending = app
+        .udun()
+        .deposit_with(
+            &address,
+            "5",
+            json!({ "hold": true, "trade_id": "t-elsewhere", "status": 0 }),
+        )
+        .await;
+    let reply = reqwest::Client::new()
+        .post(format!("{}/callbacks/udun-main", other.url()))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(str_of(&pending, "form").to_owned())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.text().await.unwrap(), "success");
+
+    let slow = held_form(&app, &address, "0.5", "slow").await;
+    let confirmed = app
+        .udun()
+        .deposit_with(
+            &address,
+            "5",
+            json!({ "hold": true, "trade_id": "t-elsewhere", "status": 3 }),
+        )
+        .await;
+    let forms = [
+        str_of(&confirmed, "form").to_owned(),
+        held_form(&app, &address, "6", "t-here").await,
+    ];
+    let before = parts_stored(&app).await;
+    for (status, text) in deliver_behind_slow(&app, &slow, &forms).await {
+        assert_eq!((status, text.as_str()), (StatusCode::OK, "success"));
+    }
+    assert_eq!(
+        since(before, parts_stored(&app).await),
+        [1.0, 1.0, 1.0],
+        "the slow deposit one statement; the group's found the transfer stored and went again"
+    );
+
+    let states: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT d.provider_ref, d.state,
+                (SELECT count(*) FROM order_transitions t WHERE t.order_id = d.id)
+           FROM deposits d WHERE d.provider_ref LIKE 't-%' ORDER BY d.provider_ref",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        states,
+        [
+            ("t-elsewhere".to_owned(), "confirmed".to_owned(), 2),
+            ("t-here".to_owned(), "confirmed".to_owned(), 2)
+        ]
+    );
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM provider_events e JOIN deposits d ON d.id = e.order_id
+              WHERE e.outcome = 'applied' AND d.provider_ref LIKE 't-%'"
+        )
+        .await,
+        3,
+        "both reports of the transfer stored elsewhere, and the new one, applied once each"
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM provider_callbacks WHERE body LIKE '%t-%'")
+            .await,
+        3,
+        "nothing of the statement that went again was kept"
+    );
+    other.shutdown().await;
 }
 
 #[tokio::test]

@@ -1,8 +1,9 @@
 //! Group commit of provider callbacks. Callbacks that arrive while earlier ones are being stored
-//! wait, and are then stored together: one transaction, multi-row statements, one commit, after
-//! which each is answered. At low load a callback is stored at once, alone. A group that cannot be
-//! stored (one bad callback, a deadlock with another group) is stored again one callback at a time,
-//! so that no callback fails for another's sake.
+//! wait, and are then stored together, each answered after its own commit: those that report new
+//! deposits only (the common case) as one statement, the others beside it as one transaction with
+//! multi-row statements. At low load a callback is stored at once, alone. A part of a group that
+//! cannot be stored (one bad callback, a deadlock with another group) is stored again one callback
+//! at a time, so that no callback fails for another's sake.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use crate::orders::ingest::{
     PendingCallback, apply_claimed_event, log_unapplied, logged_outcome, store_alone,
 };
 use crate::orders::known_addresses::KnownAddresses;
+use crate::orders::known_transfers::KnownTransfers;
 use crate::orders::notify::announcement;
 use crate::orders::views::DepositView;
 use crate::providers::{DepositEvent, EventBody, Outcome, ProviderEvent};
@@ -45,15 +47,15 @@ struct Job {
 }
 
 impl CallbackWriter {
-    /// Starts the writer: at most `limits.slots` transactions at once, each of at most
+    /// Starts the writer: at most `limits.slots` groups at once, each of at most
     /// `limits.max_batch` callbacks.
     pub fn start(pool: PgPool, limits: batching::Limits) -> CallbackWriter {
         let group_pool = pool.clone();
-        let addresses = Arc::new(KnownAddresses::default());
+        let known = Arc::new(Known::default());
         let jobs = batching::spawn(limits, move |group| {
             let pool = group_pool.clone();
-            let addresses = Arc::clone(&addresses);
-            async move { store_group(&pool, &addresses, group).await }
+            let known = Arc::clone(&known);
+            async move { store_group(&pool, &known, group).await }
         });
         CallbackWriter { pool, jobs }
     }
@@ -73,11 +75,71 @@ impl CallbackWriter {
     }
 }
 
-async fn store_group(pool: &PgPool, addresses: &KnownAddresses, group: Vec<Job>) {
-    let callbacks: Vec<&PendingCallback> = group.iter().map(|job| &job.callback).collect();
-    metrics::histogram!(CALLBACK_GROUP_SIZE).record(callbacks.len() as f64);
+/// What the writer knows without asking the database.
+#[derive(Default)]
+struct Known {
+    addresses: KnownAddresses,
+    transfers: KnownTransfers,
+}
+
+/// Stores a group: its callbacks of new deposits only as one statement, and beside it the others
+/// as one transaction. Each callback is answered once its own part is committed.
+async fn store_group(pool: &PgPool, known: &Known, group: Vec<Job>) {
+    metrics::histogram!(CALLBACK_GROUP_SIZE).record(group.len() as f64);
+    let (addresses, new_only) = {
+        let callbacks: Vec<&PendingCallback> = group.iter().map(|job| &job.callback).collect();
+        let addresses = match known.addresses.find(pool, &address_keys(&callbacks)).await {
+            Ok(addresses) => addresses,
+            Err(err) => return store_each_alone(pool, group, &err).await,
+        };
+        let planned = plan_deposits(&callbacks, &addresses, &known.transfers);
+        let new_only: Vec<bool> = callbacks
+            .iter()
+            .map(|cb| only_new_deposits(cb, &planned))
+            .collect();
+        (addresses, new_only)
+    };
+    let (statement, transaction): (Vec<_>, Vec<_>) =
+        group.into_iter().zip(new_only).partition(|(_, new)| *new);
+    let jobs = |part: Vec<(Job, bool)>| part.into_iter().map(|(job, _)| job).collect();
+    tokio::join!(
+        store_part(
+            pool,
+            known,
+            &addresses,
+            jobs(statement),
+            StoredAs::Statement
+        ),
+        store_part(
+            pool,
+            known,
+            &addresses,
+            jobs(transaction),
+            StoredAs::Transaction
+        ),
+    );
+}
+
+/// Stores one part of a group together, or each of its callbacks alone if it cannot be.
+async fn store_part(
+    pool: &PgPool,
+    known: &Known,
+    addresses: &[AddressRow],
+    jobs: Vec<Job>,
+    meant: StoredAs,
+) {
+    if jobs.is_empty() {
+        return;
+    }
     let started = Instant::now();
-    let stored = store_together(pool, addresses, &callbacks).await;
+    let stored = {
+        let callbacks: Vec<&PendingCallback> = jobs.iter().map(|job| &job.callback).collect();
+        let stored = store_together(pool, &known.transfers, addresses, &callbacks, meant).await;
+        if stored.is_ok() {
+            known.transfers.remember(&callbacks);
+        }
+        stored
+    };
     let result = match &stored {
         Ok((_, how)) => how.as_str(),
         Err(_) => "split",
@@ -86,20 +148,23 @@ async fn store_group(pool: &PgPool, addresses: &KnownAddresses, group: Vec<Job>)
         .record(started.elapsed().as_secs_f64());
     match stored {
         Ok((outcomes, _)) => {
-            for (job, outcome) in group.into_iter().zip(outcomes) {
+            for (job, outcome) in jobs.into_iter().zip(outcomes) {
                 let _ = job.done.send(Ok(outcome));
             }
         }
-        Err(err) => {
-            if group.len() > 1 {
-                tracing::warn!(callbacks = group.len(), error = %err,
-                    "callbacks could not be stored together; storing each alone");
-            }
-            for job in group {
-                let outcome = store_alone(pool, &job.callback).await;
-                let _ = job.done.send(outcome);
-            }
-        }
+        Err(err) => store_each_alone(pool, jobs, &err).await,
+    }
+}
+
+/// Stores each callback in a transaction of its own, after its group could not be stored.
+async fn store_each_alone(pool: &PgPool, jobs: Vec<Job>, err: &sqlx::Error) {
+    if jobs.len() > 1 {
+        tracing::warn!(callbacks = jobs.len(), error = %err,
+            "callbacks could not be stored together; storing each alone");
+    }
+    for job in jobs {
+        let outcome = store_alone(pool, &job.callback).await;
+        let _ = job.done.send(outcome);
     }
 }
 
@@ -154,18 +219,20 @@ impl PlannedDeposit<'_> {
     }
 }
 
-/// Stores the callbacks together. A group of new deposits only (the common case) is one
-/// statement, and so one round trip; any other group, or one whose transfer turns out to be
-/// stored already, one transaction: the raw calls and their event keys first, new deposits with
-/// multi-row statements, every other event as it would be alone.
+/// Stores the callbacks together: as one statement if `meant` so and they are still all new
+/// deposits, else (or if one of the transfers turns out to be stored already) as one transaction
+/// in which every event that is not a new deposit is applied as it would be alone.
 async fn store_together(
     pool: &PgPool,
-    known: &KnownAddresses,
+    transfers: &KnownTransfers,
+    addresses: &[AddressRow],
     callbacks: &[&PendingCallback],
+    meant: StoredAs,
 ) -> Result<(Vec<Outcome>, StoredAs), sqlx::Error> {
-    let addresses = known.find(pool, &address_keys(callbacks)).await?;
-    let planned = plan_deposits(callbacks, &addresses);
-    if only_new_deposits(callbacks, &planned) {
+    let planned = plan_deposits(callbacks, addresses, transfers);
+    if matches!(meant, StoredAs::Statement)
+        && callbacks.iter().all(|cb| only_new_deposits(cb, &planned))
+    {
         match store_new_deposits(pool, callbacks, &planned).await {
             Ok(outcomes) => return Ok((outcomes, StoredAs::Statement)),
             // Nothing of it was stored: the transaction moves that transfer on, as alone.
@@ -195,14 +262,12 @@ impl StoredAs {
     }
 }
 
-/// Whether every event of the group is a planned new deposit, or a repeat of one (which its
+/// Whether every event of `callback` is a planned new deposit, or a repeat of one (which its
 /// claim skips).
-fn only_new_deposits(callbacks: &[&PendingCallback], planned: &[PlannedDeposit<'_>]) -> bool {
-    callbacks.iter().all(|cb| {
-        cb.events.iter().all(|event| {
-            planned.iter().any(|p| {
-                p.callback.account_id == cb.account_id && p.event.event_key == event.event_key
-            })
+fn only_new_deposits(callback: &PendingCallback, planned: &[PlannedDeposit<'_>]) -> bool {
+    callback.events.iter().all(|event| {
+        planned.iter().any(|p| {
+            p.callback.account_id == callback.account_id && p.event.event_key == event.event_key
         })
     })
 }
@@ -444,11 +509,13 @@ fn in_arrival_order<'a>(
 
 /// The deposits this group can create together, of the events it means to claim: each event
 /// once (its first delivery in the group, the one a claim would take), a new deposit in a known
-/// state to one of our addresses, whose transfer no other event of the group reports (those apply
-/// in order, one by one, as does every other kind of event).
+/// state to one of our addresses, whose transfer no other event of the group reports and no
+/// callback stored here reported before (those apply in order, one by one, as does every other
+/// kind of event).
 fn plan_deposits<'a>(
     callbacks: &[&'a PendingCallback],
     addresses: &'a [AddressRow],
+    transfers: &KnownTransfers,
 ) -> Vec<PlannedDeposit<'a>> {
     let mut seen = HashSet::new();
     let events: Vec<(&PendingCallback, &ProviderEvent)> = callbacks
@@ -456,10 +523,10 @@ fn plan_deposits<'a>(
         .flat_map(|cb| cb.events.iter().map(move |event| (*cb, event)))
         .filter(|(cb, event)| seen.insert((cb.account_id.as_str(), event.event_key.as_str())))
         .collect();
-    let mut transfers: HashMap<(&str, &str), usize> = HashMap::new();
+    let mut reports: HashMap<(&str, &str), usize> = HashMap::new();
     for (cb, event) in &events {
         if matches!(event.body, EventBody::Deposit(_)) {
-            *transfers
+            *reports
                 .entry((cb.account_id.as_str(), event.provider_ref.as_str()))
                 .or_default() += 1;
         }
@@ -473,7 +540,8 @@ fn plan_deposits<'a>(
             continue;
         };
         if deposit.amount <= Decimal::ZERO
-            || transfers[&(callback.account_id.as_str(), event.provider_ref.as_str())] != 1
+            || reports[&(callback.account_id.as_str(), event.provider_ref.as_str())] != 1
+            || transfers.contains(&callback.account_id, &event.provider_ref)
         {
             continue;
         }

@@ -7,6 +7,7 @@ pub mod group_commit;
 pub mod inbound;
 pub mod ingest;
 pub mod known_addresses;
+pub mod known_transfers;
 pub mod merchants;
 pub mod notify;
 pub mod treasury;
