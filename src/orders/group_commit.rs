@@ -510,8 +510,8 @@ fn in_arrival_order<'a>(
 /// The deposits this group can create together, of the events it means to claim: each event
 /// once (its first delivery in the group, the one a claim would take), a new deposit in a known
 /// state to one of our addresses, whose transfer no other event of the group reports and no
-/// callback stored here reported before (those apply in order, one by one, as does every other
-/// kind of event).
+/// callback stored here reported before under another key (those apply in order, one by one, as
+/// does every other kind of event).
 fn plan_deposits<'a>(
     callbacks: &[&'a PendingCallback],
     addresses: &'a [AddressRow],
@@ -541,7 +541,11 @@ fn plan_deposits<'a>(
         };
         if deposit.amount <= Decimal::ZERO
             || reports[&(callback.account_id.as_str(), event.provider_ref.as_str())] != 1
-            || transfers.contains(&callback.account_id, &event.provider_ref)
+            || transfers.is_later_report(
+                &callback.account_id,
+                &event.provider_ref,
+                &event.event_key,
+            )
         {
             continue;
         }
