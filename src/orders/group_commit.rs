@@ -289,31 +289,29 @@ async fn store_new_deposits(
         .iter()
         .map(|p| created_row(&p.new_deposit(), p.id, p.creation.state(), at))
         .collect();
-    let notices: Vec<(&DepositRow, Step, String, (Uuid, serde_json::Value))> = planned
+    let notices: Vec<(Step, String, (Uuid, serde_json::Value))> = planned
         .iter()
         .zip(&rows)
-        .flat_map(|(p, row)| steps(&p.creation, row).map(move |step| (row, step)))
-        .map(|(row, step)| {
+        .flat_map(|(p, row)| steps(&p.creation, row))
+        .map(|step| {
             let event_type = step.event_type();
             // Its sequence is the transition's id, which the statement takes and sets.
             let announced = announcement(&event_type, 0, &DepositView::from(&step.row));
-            (row, step, event_type, announced)
+            (step, event_type, announced)
         })
         .collect();
     let creation_steps: Vec<batch::CreationStep> = notices
         .iter()
-        .map(
-            |(row, step, event_type, (id, payload))| batch::CreationStep {
-                deposit_id: row.id,
-                merchant_id: row.merchant_id,
-                step: step.number,
-                from_state: step.from.map(DepositState::as_str),
-                to_state: step.row.state.as_str(),
-                notification_id: *id,
-                event_type,
-                payload,
-            },
-        )
+        .map(|(step, event_type, (id, payload))| batch::CreationStep {
+            deposit_id: step.row.id,
+            merchant_id: step.row.merchant_id,
+            step: step.number,
+            from_state: step.from.map(DepositState::as_str),
+            to_state: step.row.state.as_str(),
+            notification_id: *id,
+            event_type,
+            payload,
+        })
         .collect();
     let mut deposits: Vec<batch::DepositToCreate> = planned
         .iter()
@@ -586,11 +584,9 @@ async fn create_deposits<'a>(
     conn: &mut PgConnection,
     work: &[(&ClaimedEvent<'_>, &'a PlannedDeposit<'a>)],
 ) -> Result<HashMap<(&'a str, &'a str), DepositRow>, sqlx::Error> {
-    let news: Vec<_> = work.iter().map(|(_, p)| p.new_deposit()).collect();
     let mut rows: Vec<_> = work
         .iter()
-        .zip(news)
-        .map(|((_, p), new)| (p.id, new, p.creation.state().as_str()))
+        .map(|(_, p)| (p.id, p.new_deposit(), p.creation.state().as_str()))
         .collect();
     // In transfer order, like the event keys: two groups inserting the same transfers wait on
     // each other rather than deadlock.
