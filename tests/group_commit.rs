@@ -50,6 +50,25 @@ async fn held_form(app: &TestApp, address: &str, amount: &str, trade_id: &str) -
     str_of(&sent, "form").to_owned()
 }
 
+/// Udun's report of the transfer `trade_id` in `status` (0 pending, 3 confirmed), held.
+async fn report_form(
+    app: &TestApp,
+    address: &str,
+    amount: &str,
+    trade_id: &str,
+    status: u8,
+) -> String {
+    let sent = app
+        .udun()
+        .deposit_with(
+            address,
+            amount,
+            json!({ "hold": true, "trade_id": trade_id, "status": status }),
+        )
+        .await;
+    str_of(&sent, "form").to_owned()
+}
+
 /// Delivers `forms` all at once while the slow deposit holds the only slot; returns the replies.
 async fn deliver_behind_slow(
     app: &TestApp,
@@ -128,15 +147,7 @@ async fn callbacks_arriving_together_are_stored_together_each_exactly_once() {
     forms.push(forms[3].clone());
     forms.push(forms[7].clone());
     for status in [0, 3] {
-        let sent = app
-            .udun()
-            .deposit_with(
-                &address,
-                "4",
-                json!({ "hold": true, "trade_id": "t-twice", "status": status }),
-            )
-            .await;
-        forms.push(str_of(&sent, "form").to_owned());
+        forms.push(report_form(&app, &address, "4", "t-twice", status).await);
     }
 
     for (status, text) in deliver_behind_slow(&app, &slow, &forms).await {
@@ -359,15 +370,8 @@ struct AnnouncedStep {
 async fn a_group_moves_a_deposit_stored_earlier_on_and_records_the_outcome_it_had() {
     let _alone = ONE_AT_A_TIME.lock().await;
     let (app, address) = app_with_one_slot().await;
-    let pending = app
-        .udun()
-        .deposit_with(
-            &address,
-            "2",
-            json!({ "hold": true, "trade_id": "t-earlier", "status": 0 }),
-        )
-        .await;
-    let (status, text) = app.deliver_form(str_of(&pending, "form")).await;
+    let pending = report_form(&app, &address, "2", "t-earlier", 0).await;
+    let (status, text) = app.deliver_form(&pending).await;
     assert_eq!((status, text.as_str()), (StatusCode::OK, "success"));
     let stored: uuid::Uuid =
         sqlx::query_scalar("SELECT id FROM deposits WHERE provider_ref = 't-earlier'")
@@ -378,16 +382,8 @@ async fn a_group_moves_a_deposit_stored_earlier_on_and_records_the_outcome_it_ha
     // Its confirmation comes in a group beside a new deposit: the group plans to create it, finds
     // it stored, and moves it on as alone.
     let slow = held_form(&app, &address, "0.5", "slow").await;
-    let confirmed = app
-        .udun()
-        .deposit_with(
-            &address,
-            "2",
-            json!({ "hold": true, "trade_id": "t-earlier", "status": 3 }),
-        )
-        .await;
     let forms = [
-        str_of(&confirmed, "form").to_owned(),
+        report_form(&app, &address, "2", "t-earlier", 3).await,
         held_form(&app, &address, "3", "t-new").await,
     ];
     let before = parts_stored(&app).await;
@@ -449,34 +445,19 @@ async fn a_group_that_finds_a_transfer_stored_by_another_instance_goes_again_as_
     let (app, address) = app_with_one_slot().await;
     // The transfer's first report reaches another instance, so this one's writer does not know it.
     let other = app.second_instance().await;
-    let pending = app
-        .udun()
-        .deposit_with(
-            &address,
-            "5",
-            json!({ "hold": true, "trade_id": "t-elsewhere", "status": 0 }),
-        )
-        .await;
+    let pending = report_form(&app, &address, "5", "t-elsewhere", 0).await;
     let reply = reqwest::Client::new()
         .post(format!("{}/callbacks/udun-main", other.url()))
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(str_of(&pending, "form").to_owned())
+        .body(pending)
         .send()
         .await
         .unwrap();
     assert_eq!(reply.text().await.unwrap(), "success");
 
     let slow = held_form(&app, &address, "0.5", "slow").await;
-    let confirmed = app
-        .udun()
-        .deposit_with(
-            &address,
-            "5",
-            json!({ "hold": true, "trade_id": "t-elsewhere", "status": 3 }),
-        )
-        .await;
     let forms = [
-        str_of(&confirmed, "form").to_owned(),
+        report_form(&app, &address, "5", "t-elsewhere", 3).await,
         held_form(&app, &address, "6", "t-here").await,
     ];
     let before = parts_stored(&app).await;
