@@ -1,6 +1,6 @@
-//! Multi-row statements for callbacks stored together in one transaction (group commit): each
-//! statement takes its rows as arrays and `UNNEST`s them, so a group costs a handful of round
-//! trips however many callbacks it holds.
+//! Multi-row statements for callbacks stored together (group commit): each statement takes its
+//! rows as arrays and `UNNEST`s them, so a group costs one round trip (new deposits only) or a
+//! handful (a transaction) however many callbacks it holds.
 
 use rust_decimal::Decimal;
 use sqlx::postgres::PgArguments;
