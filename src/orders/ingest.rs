@@ -1,5 +1,6 @@
-//! Callback ingress (DESIGN §4): one transaction per callback — store the raw callback, claim each
-//! event key, apply the new events, queue notifications — and only after the commit, acknowledge.
+//! Callback ingress (DESIGN §4): store the raw callback, claim each event key, apply the new
+//! events, queue notifications, all in one commit (which callbacks arriving at the same moment
+//! share, `group_commit`), and only after the commit, acknowledge.
 
 use std::borrow::Cow;
 
