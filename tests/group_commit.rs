@@ -90,6 +90,13 @@ async fn deliver_behind_slow(
 /// of it is its own.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// [`deliver_behind_slow`], each callback answered `success`.
+async fn deliver_behind_slow_all_stored(app: &TestApp, slow: &str, forms: &[String]) {
+    for (status, text) in deliver_behind_slow(app, slow, forms).await {
+        assert_eq!((status, text.as_str()), (StatusCode::OK, "success"));
+    }
+}
+
 /// The value of the `/metrics` line that starts with `series`, or 0 when there is none yet.
 async fn metric(app: &TestApp, series: &str) -> f64 {
     app.metrics()
@@ -150,9 +157,7 @@ async fn callbacks_arriving_together_are_stored_together_each_exactly_once() {
         forms.push(report_form(&app, &address, "4", "t-twice", status).await);
     }
 
-    for (status, text) in deliver_behind_slow(&app, &slow, &forms).await {
-        assert_eq!((status, text.as_str()), (StatusCode::OK, "success"));
-    }
+    deliver_behind_slow_all_stored(&app, &slow, &forms).await;
 
     // The new deposits and their copies are one statement; the transfer reported twice is
     // applied beside it, in one transaction.
@@ -268,9 +273,7 @@ async fn a_group_of_new_deposits_is_one_statement_whose_notifications_announce_t
     forms.push(earlier);
     let before = parts_stored(&app).await;
 
-    for (status, text) in deliver_behind_slow(&app, &slow, &forms).await {
-        assert_eq!((status, text.as_str()), (StatusCode::OK, "success"));
-    }
+    deliver_behind_slow_all_stored(&app, &slow, &forms).await;
 
     let grouped: i64 = sqlx::query_scalar(
         "SELECT count(DISTINCT xmin::text) FROM provider_callbacks
@@ -387,9 +390,7 @@ async fn a_group_moves_a_deposit_stored_earlier_on_and_records_the_outcome_it_ha
         held_form(&app, &address, "3", "t-new").await,
     ];
     let before = parts_stored(&app).await;
-    for (status, text) in deliver_behind_slow(&app, &slow, &forms).await {
-        assert_eq!((status, text.as_str()), (StatusCode::OK, "success"));
-    }
+    deliver_behind_slow_all_stored(&app, &slow, &forms).await;
     assert_eq!(
         since(before, parts_stored(&app).await),
         [2.0, 1.0, 0.0],
@@ -446,14 +447,10 @@ async fn a_group_that_finds_a_transfer_stored_by_another_instance_goes_again_as_
     // The transfer's first report reaches another instance, so this one's writer does not know it.
     let other = app.second_instance().await;
     let pending = report_form(&app, &address, "5", "t-elsewhere", 0).await;
-    let reply = reqwest::Client::new()
-        .post(format!("{}/callbacks/udun-main", other.url()))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(pending)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(reply.text().await.unwrap(), "success");
+    let (status, text) = app
+        .deliver_to(&other.url(), "application/x-www-form-urlencoded", pending)
+        .await;
+    assert_eq!((status, text.as_str()), (StatusCode::OK, "success"));
 
     let slow = held_form(&app, &address, "0.5", "slow").await;
     let forms = [
@@ -461,9 +458,7 @@ async fn a_group_that_finds_a_transfer_stored_by_another_instance_goes_again_as_
         held_form(&app, &address, "6", "t-here").await,
     ];
     let before = parts_stored(&app).await;
-    for (status, text) in deliver_behind_slow(&app, &slow, &forms).await {
-        assert_eq!((status, text.as_str()), (StatusCode::OK, "success"));
-    }
+    deliver_behind_slow_all_stored(&app, &slow, &forms).await;
     assert_eq!(
         since(before, parts_stored(&app).await),
         [1.0, 1.0, 1.0],

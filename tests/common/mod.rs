@@ -630,9 +630,19 @@ impl TestApp {
         content_type: &str,
         body: impl Into<String>,
     ) -> (StatusCode, String) {
+        self.deliver_to(&self.url, content_type, body).await
+    }
+
+    /// [`TestApp::deliver`] to the gateway at `url` (another instance on the same database).
+    pub async fn deliver_to(
+        &self,
+        url: &str,
+        content_type: &str,
+        body: impl Into<String>,
+    ) -> (StatusCode, String) {
         let response = self
             .http
-            .post(format!("{}/callbacks/{UDUN_ACCOUNT}", self.url))
+            .post(format!("{url}/callbacks/{UDUN_ACCOUNT}"))
             .header("content-type", content_type)
             .body(body.into())
             .send()
