@@ -38,6 +38,8 @@ pub struct AppStateInner {
     pub core: Arc<orders::Core>,
     /// Who may call each approval-taking account's approval endpoint.
     pub approval_guards: HashMap<String, api::caller::ApprovalGuard>,
+    /// API keys checked recently, forgotten when credentials change.
+    pub known_keys: Arc<api::known_keys::KnownKeys>,
 }
 
 impl Deref for AppState {
@@ -162,6 +164,7 @@ pub async fn start(settings: Settings) -> Result<Gateway, StartError> {
             ),
         }),
         approval_guards,
+        known_keys: Arc::default(),
     }));
     orders::treasury::sync_sweep_policies(&state).await?;
     let mut router = api::router(state.clone());

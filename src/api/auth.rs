@@ -3,12 +3,13 @@
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use secrecy::ExposeSecret;
+use uuid::Uuid;
 
 use crate::AppState;
 use crate::error::ApiError;
 use crate::orders::merchants::hash_api_key;
 use crate::providers::crypto::constant_time_eq;
-use crate::store::merchants::{self, MerchantRow};
+use crate::store::merchants;
 
 fn bearer(parts: &Parts) -> Option<&str> {
     parts
@@ -22,7 +23,13 @@ fn bearer(parts: &Parts) -> Option<&str> {
 }
 
 /// The merchant whose API key signed the request in.
-pub struct Merchant(pub MerchantRow);
+pub struct Merchant(pub CallingMerchant);
+
+/// Who a merchant request comes from. Only the identity: what else a handler needs of the
+/// merchant it reads fresh, as a key may be taken from a kept copy (`known_keys`).
+pub struct CallingMerchant {
+    pub id: Uuid,
+}
 
 impl FromRequestParts<AppState> for Merchant {
     type Rejection = ApiError;
@@ -31,19 +38,27 @@ impl FromRequestParts<AppState> for Merchant {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let key = bearer(parts).ok_or_else(ApiError::unauthorized)?;
-        let merchant = merchants::find_merchant_by_key_hash(&state.pool, &hash_api_key(key))
-            .await?
-            .ok_or_else(ApiError::unauthorized)?;
-        if merchant.disabled {
-            return Err(ApiError::new(
-                axum::http::StatusCode::FORBIDDEN,
-                "merchant_disabled",
-                "this merchant is disabled",
-            ));
-        }
-        tracing::Span::current().record("merchant", tracing::field::display(merchant.id));
-        Ok(Merchant(merchant))
+        let key = hash_api_key(bearer(parts).ok_or_else(ApiError::unauthorized)?);
+        let id = match state.known_keys.merchant(&key) {
+            Some(id) => id,
+            None => {
+                let mark = state.known_keys.mark();
+                let key_holder = merchants::find_key_holder(&state.pool, &key)
+                    .await?
+                    .ok_or_else(ApiError::unauthorized)?;
+                if key_holder.disabled {
+                    return Err(ApiError::new(
+                        axum::http::StatusCode::FORBIDDEN,
+                        "merchant_disabled",
+                        "this merchant is disabled",
+                    ));
+                }
+                state.known_keys.keep(key, key_holder.id, mark);
+                key_holder.id
+            }
+        };
+        tracing::Span::current().record("merchant", tracing::field::display(id));
+        Ok(Merchant(CallingMerchant { id }))
     }
 }
 

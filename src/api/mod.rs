@@ -6,6 +6,7 @@ pub mod caller;
 pub mod error_shape;
 pub mod extract;
 pub mod health;
+pub mod known_keys;
 pub mod merchant;
 pub mod metrics;
 pub mod openapi;

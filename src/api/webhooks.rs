@@ -18,6 +18,7 @@ use crate::api::shapes::{
 };
 use crate::error::ApiError;
 use crate::orders::merchants::new_webhook_secret;
+use crate::store::merchants;
 use crate::store::webhooks::{self, Delivery};
 use crate::webhooks::endpoint;
 use crate::webhooks::send::Sender;
@@ -111,6 +112,9 @@ pub(crate) async fn send_test(
     State(state): State<AppState>,
     Merchant(merchant): Merchant,
 ) -> Result<Json<TestDelivery>, ApiError> {
+    let merchant = merchants::find_merchant(&state.pool, merchant.id)
+        .await?
+        .ok_or_else(ApiError::unauthorized)?;
     let url = merchant.webhook_url.clone().ok_or_else(|| {
         ApiError::bad_request(
             "no_webhook_url",

@@ -63,17 +63,31 @@ pub async fn insert_api_key(
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn find_merchant_by_key_hash(
+/// The merchant an API key belongs to, when the key is not revoked.
+#[derive(sqlx::FromRow)]
+pub struct KeyHolder {
+    pub id: Uuid,
+    pub disabled: bool,
+}
+
+pub async fn find_key_holder(
     pool: &PgPool,
     key_hash: &[u8],
-) -> Result<Option<MerchantRow>, sqlx::Error> {
+) -> Result<Option<KeyHolder>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT m.* FROM merchants m JOIN api_keys k ON k.merchant_id = m.id
+        "SELECT m.id, m.disabled FROM merchants m JOIN api_keys k ON k.merchant_id = m.id
          WHERE k.key_hash = $1 AND k.revoked_at IS NULL",
     )
     .bind(key_hash)
     .fetch_optional(pool)
     .await
+}
+
+pub async fn find_merchant(pool: &PgPool, id: Uuid) -> Result<Option<MerchantRow>, sqlx::Error> {
+    sqlx::query_as("SELECT * FROM merchants WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await
 }
 
 pub async fn find_merchant_by_name(

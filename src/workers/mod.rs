@@ -1,6 +1,7 @@
-//! Background work: webhook delivery and its wake-ups, pollers of pulled feeds, resolving
-//! withdrawals whose first submission did not settle, sweeps into collection wallets, checking each
-//! account's assets with its provider at start, and metrics upkeep.
+//! Background work: webhook delivery and its wake-ups, hearing of credential changes, pollers of
+//! pulled feeds, resolving withdrawals whose first submission did not settle, sweeps into
+//! collection wallets, checking each account's assets with its provider at start, and metrics
+//! upkeep.
 
 pub mod outbox;
 pub mod pollers;
@@ -24,6 +25,12 @@ pub fn spawn(state: AppState, stop: watch::Receiver<bool>) -> JoinHandle<()> {
         if state.settings.webhooks.workers > 0 {
             tasks.spawn(wake.listen(pool, stop.clone()));
         }
+        tasks.spawn(
+            state
+                .known_keys
+                .clone()
+                .listen(state.pool.clone(), stop.clone()),
+        );
         tasks.spawn(resubmit::run(state.clone(), stop.clone()));
         tasks.spawn(pollers::run(state.clone(), stop.clone()));
         tasks.spawn(sweeps::run(state.clone(), stop.clone()));
