@@ -31,6 +31,11 @@ async fn until_kept(app: &TestApp) {
     assert_eq!(kept(), Some(app.merchant_id));
 }
 
+/// Runs an operator's statement on the app's database.
+async fn operator_runs(app: &TestApp, statement: &'static str) {
+    sqlx::query(statement).execute(&app.pool).await.unwrap();
+}
+
 /// The status the app's key gets once it stops getting 200, within `HEARD_WITHIN`.
 async fn refused_with(app: &TestApp) -> (StatusCode, String) {
     let deadline = Instant::now() + HEARD_WITHIN;
@@ -49,10 +54,7 @@ async fn a_kept_key_that_is_revoked_is_refused_at_once() {
     let app = TestApp::spawn().await;
     until_kept(&app).await;
 
-    sqlx::query("UPDATE api_keys SET revoked_at = now()")
-        .execute(&app.pool)
-        .await
-        .unwrap();
+    operator_runs(&app, "UPDATE api_keys SET revoked_at = now()").await;
 
     let refused = refused_with(&app).await;
     assert_eq!(refused, (StatusCode::UNAUTHORIZED, "unauthorized".into()));
@@ -65,11 +67,7 @@ async fn a_kept_key_of_a_merchant_disabled_is_refused_at_once() {
     let app = TestApp::spawn().await;
     until_kept(&app).await;
 
-    sqlx::query("UPDATE merchants SET disabled = true WHERE id = $1")
-        .bind(app.merchant_id)
-        .execute(&app.pool)
-        .await
-        .unwrap();
+    operator_runs(&app, "UPDATE merchants SET disabled = true").await;
 
     let refused = refused_with(&app).await;
     assert_eq!(refused, (StatusCode::FORBIDDEN, "merchant_disabled".into()));
@@ -82,10 +80,11 @@ async fn keys_are_read_again_while_changes_cannot_be_heard() {
 
     // Cut the gateway's listening connection, and revoke the key, unannounced, while it
     // reconnects.
-    sqlx::query("ALTER TABLE api_keys DISABLE TRIGGER api_keys_changed")
-        .execute(&app.pool)
-        .await
-        .unwrap();
+    operator_runs(
+        &app,
+        "ALTER TABLE api_keys DISABLE TRIGGER api_keys_changed",
+    )
+    .await;
     let cut: Vec<bool> = sqlx::query_scalar(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
          WHERE datname = current_database() AND query LIKE 'LISTEN%custody_credentials%'",
@@ -94,10 +93,7 @@ async fn keys_are_read_again_while_changes_cannot_be_heard() {
     .await
     .unwrap();
     assert_eq!(cut, [true]);
-    sqlx::query("UPDATE api_keys SET revoked_at = now()")
-        .execute(&app.pool)
-        .await
-        .unwrap();
+    operator_runs(&app, "UPDATE api_keys SET revoked_at = now()").await;
 
     let refused = refused_with(&app).await;
     assert_eq!(refused, (StatusCode::UNAUTHORIZED, "unauthorized".into()));

@@ -94,12 +94,7 @@ impl KnownKeys {
     /// keeping none while not listening.
     pub async fn listen(self: std::sync::Arc<Self>, pool: PgPool, mut stop: watch::Receiver<bool>) {
         loop {
-            let listening = async {
-                let mut listener = sqlx::postgres::PgListener::connect_with(&pool).await?;
-                listener.listen(CHANNEL).await?;
-                Ok::<_, sqlx::Error>(listener)
-            };
-            match listening.await {
+            match crate::store::listen(&pool, CHANNEL).await {
                 Ok(mut listener) => {
                     self.set_listening(true);
                     loop {

@@ -55,6 +55,16 @@ pub async fn connect(
 /// How long a pooled connection may sit idle before it is checked again before use.
 const CHECK_AFTER_IDLE: Duration = Duration::from_secs(1);
 
+/// A connection of its own listening on `channel` (`LISTEN`).
+pub async fn listen(
+    pool: &PgPool,
+    channel: &str,
+) -> Result<sqlx::postgres::PgListener, sqlx::Error> {
+    let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
+    listener.listen(channel).await?;
+    Ok(listener)
+}
+
 pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
     MIGRATOR.run(pool).await
 }

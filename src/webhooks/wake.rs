@@ -97,12 +97,7 @@ impl OutboxWake {
     /// each (re)connection it wakes them once, for anything announced while it was not listening.
     pub async fn listen(self: Arc<Self>, pool: PgPool, mut stop: watch::Receiver<bool>) {
         loop {
-            let listening = async {
-                let mut listener = sqlx::postgres::PgListener::connect_with(&pool).await?;
-                listener.listen(CHANNEL).await?;
-                Ok::<_, sqlx::Error>(listener)
-            };
-            match listening.await {
+            match crate::store::listen(&pool, CHANNEL).await {
                 Ok(mut listener) => {
                     self.wake_all();
                     loop {
