@@ -111,6 +111,12 @@ pub async fn connect_database(settings: &Settings) -> Result<PgPool, StartError>
     Ok(pool)
 }
 
+/// How many address creations may hold a connection at once: a quarter of the pool (at least
+/// one), so that a provider slow to create addresses never stalls callbacks and lookups.
+fn address_creations(pool_size: u32) -> usize {
+    (pool_size as usize / 4).max(1)
+}
+
 /// Connects, migrates, binds, and serves the gateway (and, in simulator mode, the simulators on
 /// the same listener) with its background workers.
 pub async fn start(settings: Settings) -> Result<Gateway, StartError> {
@@ -162,6 +168,9 @@ pub async fn start(settings: Settings) -> Result<Gateway, StartError> {
                     linger: Duration::from_micros(settings.database.callback_group_linger_us),
                 },
             ),
+            address_creations: tokio::sync::Semaphore::new(address_creations(
+                settings.database.max_connections,
+            )),
         }),
         approval_guards,
         known_keys: Arc::default(),

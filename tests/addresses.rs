@@ -1,6 +1,6 @@
 mod common;
 
-use common::{TestApp, str_of};
+use common::{PAY_ACCOUNT, TestApp, TestOptions, str_of};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -58,6 +58,77 @@ async fn concurrent_requests_for_one_user_store_one_address() {
         assert_eq!(&answer["address"], first);
     }
     assert_eq!(app.count("SELECT count(*) FROM addresses").await, 1);
+}
+
+/// Each first request holds a connection for its user's lock while it asks the provider; were it
+/// to need a second one for its reads and its insert, a burst of them could take the whole pool
+/// and wait on each other until the pool's timeout.
+#[tokio::test]
+async fn a_burst_of_new_users_never_waits_on_its_own_pool() {
+    let app = TestApp::spawn_with(TestOptions {
+        database_connections: 4,
+        ..TestOptions::default()
+    })
+    .await;
+    let bodies: Vec<_> = (0..24)
+        .map(|n| json!({ "user_id": format!("burst-{n}"), "chain": "ETH", "asset": "ETH" }))
+        .collect();
+    let answers =
+        futures::future::join_all(bodies.iter().map(|body| app.post("/v1/addresses", body))).await;
+    for (status, answer) in &answers {
+        assert_eq!(*status, StatusCode::CREATED, "{answer}");
+    }
+    assert_eq!(app.count("SELECT count(*) FROM addresses").await, 24);
+}
+
+/// Address creations wait their turn rather than hold the pool while a provider is slow to answer:
+/// a deposit callback arriving meanwhile is stored at once. (Were every connection held by a
+/// stalled creation, the callback would wait for one past its deadline and be told to retry.)
+#[tokio::test]
+async fn a_slow_provider_holds_only_a_share_of_the_pool() {
+    let app = TestApp::spawn_with(TestOptions {
+        database_connections: 4,
+        ..TestOptions::default()
+    })
+    .await;
+    let btc = app.create_address("payee", "BTC", "BTC").await;
+    let stalls = 4;
+    app.pay()
+        .faults(json!({ "user_create": vec!["accept_then_stall"; stalls], "stall_ms": 2500 }))
+        .await;
+    let creations: Vec<_> = (0..stalls)
+        .map(|n| {
+            let (http, url, key) = (app.http.clone(), app.url.clone(), app.api_key.clone());
+            let body = json!({ "user_id": format!("slow-{n}"), "chain": "TRX", "asset": "USDT",
+                               "provider": PAY_ACCOUNT });
+            tokio::spawn(async move {
+                let sent = http
+                    .post(format!("{url}/v1/addresses"))
+                    .bearer_auth(key)
+                    .json(&body);
+                sent.send().await.unwrap().status()
+            })
+        })
+        .collect();
+    // Until the simulator has the first creation in hand, nothing is held yet.
+    while app.pay().state().await["users"]
+        .as_array()
+        .map_or(0, Vec::len)
+        == 0
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+
+    let sent = app.udun().deposit(str_of(&btc, "address"), "0.5").await;
+    assert_eq!(sent["response"], "success", "{sent}");
+    assert!(
+        creations.iter().any(|c| !c.is_finished()),
+        "the creations were still stalled when the callback was stored"
+    );
+    for creation in creations {
+        assert_eq!(creation.await.unwrap(), StatusCode::CREATED);
+    }
+    assert_eq!(app.count("SELECT count(*) FROM deposits").await, 1);
 }
 
 #[tokio::test]

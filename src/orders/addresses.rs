@@ -8,7 +8,7 @@ use crate::orders::EventOutcome;
 use crate::orders::notify::record_notice;
 use crate::orders::{Core, OrderError};
 use crate::providers::AddressChangedEvent;
-use crate::providers::{AddressRequest, NewAddress as ProviderNewAddress, ProviderError};
+use crate::providers::{AddressRequest, NewAddress as ProviderNewAddress, Provider, ProviderError};
 use crate::store::addresses::{self, AddressRow, NewAddress, Replacement};
 
 /// The user's address for the pair, and whether this call created it.
@@ -20,83 +20,117 @@ pub async fn get_or_create_address(
     provider: Option<&str>,
 ) -> Result<(AddressRow, bool), OrderError> {
     let candidates = state.registry.route(chain_asset, provider)?;
-    let existing = |account_id: &str| {
-        let account_id = account_id.to_owned();
-        async move {
-            addresses::find_user_address(
-                &state.pool,
-                merchant_id,
-                user_id,
-                &account_id,
-                &chain_asset.chain,
-            )
-            .await
-        }
-    };
     for candidate in &candidates {
-        if let Some(row) = existing(candidate.account_id()).await? {
+        let account_id = candidate.account_id();
+        let found = addresses::find_user_address(
+            &state.pool,
+            merchant_id,
+            user_id,
+            account_id,
+            &chain_asset.chain,
+        )
+        .await?;
+        if let Some(row) = found {
             return Ok((row, false));
         }
     }
 
+    // A creation holds a connection while its provider answers: a slow provider may hold only a
+    // share of the pool, never all of it.
+    let _turn = state
+        .address_creations
+        .acquire()
+        .await
+        .expect("the creation turns are never closed");
     let mut last_error: Option<ProviderError> = None;
     for candidate in &candidates {
-        // Held until this attempt ends; a request that waited finds what the other one created.
-        let _lock = addresses::lock_user_on_account(
-            &state.pool,
+        let creation = Creation {
+            state,
             merchant_id,
             user_id,
-            candidate.account_id(),
-        )
-        .await?;
-        if let Some(row) = existing(candidate.account_id()).await? {
-            return Ok((row, false));
-        }
-        let callback_url = state.callback_url(candidate.account_id());
-        let wallet_ref =
-            addresses::user_wallet_ref(&state.pool, merchant_id, user_id, candidate.account_id())
-                .await?;
-        let request = AddressRequest {
-            merchant_id,
-            user_id,
-            wallet_ref: wallet_ref.as_deref(),
             chain_asset,
-            callback_url: &callback_url,
         };
-        match candidate
-            .create_address(&request)
-            .await
-            .and_then(storable_address)
-        {
-            Ok(created) => {
-                let (row, inserted) = addresses::insert_or_get(
-                    &state.pool,
-                    &NewAddress {
-                        merchant_id,
-                        user_id,
-                        account_id: candidate.account_id(),
-                        chain: &chain_asset.chain,
-                        asset: &chain_asset.asset,
-                        address: &created.address,
-                        memo: created.memo.as_deref(),
-                        provider_wallet_ref: created.wallet_ref.as_deref(),
-                    },
-                )
-                .await?;
-                if inserted {
-                    tracing::info!(account = candidate.account_id(), address = %row.address, "deposit address created");
-                }
-                return Ok((row, inserted));
-            }
-            Err(err) => {
+        match creation.on(candidate.as_ref()).await {
+            Err(OrderError::Provider(err)) => {
                 tracing::warn!(account = candidate.account_id(), error = %err, "address creation failed; trying the next account");
                 last_error = Some(err);
             }
+            done => return done,
         }
     }
     Err(last_error
         .map(OrderError::Provider)
         .unwrap_or(OrderError::NoAccount))
+}
+
+/// One user's first request for an address on a pair.
+struct Creation<'a> {
+    state: &'a Core,
+    merchant_id: Uuid,
+    user_id: &'a str,
+    chain_asset: &'a ChainAsset,
+}
+
+impl Creation<'_> {
+    /// Creates the address at `provider`, under a lock on the user's addresses there, held until
+    /// the address is stored: a request that waited finds what this one created. Every read and
+    /// the insert use the lock's own connection, so a creation needs one connection, never two.
+    async fn on(&self, provider: &dyn Provider) -> Result<(AddressRow, bool), OrderError> {
+        let account_id = provider.account_id();
+        let chain_asset = self.chain_asset;
+        let mut lock = addresses::lock_user_on_account(
+            &self.state.pool,
+            self.merchant_id,
+            self.user_id,
+            account_id,
+        )
+        .await?;
+        let found = addresses::find_user_address(
+            &mut *lock,
+            self.merchant_id,
+            self.user_id,
+            account_id,
+            &chain_asset.chain,
+        )
+        .await?;
+        if let Some(row) = found {
+            return Ok((row, false));
+        }
+        let wallet_ref =
+            addresses::user_wallet_ref(&mut *lock, self.merchant_id, self.user_id, account_id)
+                .await?;
+        let callback_url = self.state.callback_url(account_id);
+        let request = AddressRequest {
+            merchant_id: self.merchant_id,
+            user_id: self.user_id,
+            wallet_ref: wallet_ref.as_deref(),
+            chain_asset,
+            callback_url: &callback_url,
+        };
+        let created = provider
+            .create_address(&request)
+            .await
+            .and_then(storable_address)?;
+        let (row, inserted) = addresses::insert_or_get(
+            &mut lock,
+            &NewAddress {
+                merchant_id: self.merchant_id,
+                user_id: self.user_id,
+                account_id,
+                chain: &chain_asset.chain,
+                asset: &chain_asset.asset,
+                address: &created.address,
+                memo: created.memo.as_deref(),
+                provider_wallet_ref: created.wallet_ref.as_deref(),
+            },
+        )
+        .await?;
+        lock.commit().await?;
+        if inserted {
+            tracing::info!(account = account_id, address = %row.address, "deposit address created");
+        }
+        Ok((row, inserted))
+    }
 }
 
 /// A provider reply whose text PostgreSQL cannot hold is as good as unreadable.

@@ -33,6 +33,8 @@ pub struct Core {
     pub outbox_wake: std::sync::Arc<crate::webhooks::wake::OutboxWake>,
     /// Stores provider callbacks, grouping those that arrive together.
     pub callbacks: group_commit::CallbackWriter,
+    /// Turns for address creations, each of which holds a connection while its provider answers.
+    pub address_creations: tokio::sync::Semaphore,
 }
 
 impl Core {

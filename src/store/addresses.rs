@@ -1,5 +1,5 @@
 use chrono::{DateTime, Utc};
-use sqlx::{PgExecutor, PgPool};
+use sqlx::{PgConnection, PgExecutor, PgPool};
 use uuid::Uuid;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -30,7 +30,7 @@ pub struct NewAddress<'a> {
 }
 
 pub async fn find_user_address(
-    pool: &PgPool,
+    db: impl PgExecutor<'_>,
     merchant_id: Uuid,
     user_id: &str,
     account_id: &str,
@@ -44,14 +44,14 @@ pub async fn find_user_address(
     .bind(user_id)
     .bind(account_id)
     .bind(chain)
-    .fetch_optional(pool)
+    .fetch_optional(db)
     .await
 }
 
 /// Inserts the address unless the user already has one on that account and chain (a concurrent
 /// request won); returns the stored row either way.
 pub async fn insert_or_get(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     new: &NewAddress<'_>,
 ) -> Result<(AddressRow, bool), sqlx::Error> {
     let inserted: Option<AddressRow> = sqlx::query_as(
@@ -69,13 +69,13 @@ pub async fn insert_or_get(
     .bind(new.address)
     .bind(new.memo)
     .bind(new.provider_wallet_ref)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *conn)
     .await?;
     if let Some(row) = inserted {
         return Ok((row, true));
     }
     let existing = find_user_address(
-        pool,
+        conn,
         new.merchant_id,
         new.user_id,
         new.account_id,
@@ -196,7 +196,7 @@ async fn lock_current(
 
 /// The provider-side wallet any of the user's addresses on this account belongs to.
 pub async fn user_wallet_ref(
-    pool: &PgPool,
+    db: impl PgExecutor<'_>,
     merchant_id: Uuid,
     user_id: &str,
     account_id: &str,
@@ -209,7 +209,7 @@ pub async fn user_wallet_ref(
     .bind(merchant_id)
     .bind(user_id)
     .bind(account_id)
-    .fetch_optional(pool)
+    .fetch_optional(db)
     .await
 }
 

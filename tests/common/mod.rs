@@ -82,6 +82,8 @@ pub struct TestOptions {
     pub body_read_timeout_ms: u64,
     pub request_timeout_ms: u64,
     pub max_connections: usize,
+    /// `database.max_connections`: the gateway's pool.
+    pub database_connections: u32,
 }
 
 impl Default for TestOptions {
@@ -110,6 +112,7 @@ impl Default for TestOptions {
             body_read_timeout_ms: 10_000,
             request_timeout_ms: 30_000,
             max_connections: 1024,
+            database_connections: 30,
         }
     }
 }
@@ -141,7 +144,7 @@ max_connections = {max_connections}
 
 [database]
 url = "{database_url}"
-max_connections = 30
+max_connections = {database_connections}
 callback_groups = {callback_groups}
 
 [ops]
@@ -372,6 +375,7 @@ contract = "0x55d398326f99059ff775485246999027b3197955"
         body_read_timeout = options.body_read_timeout_ms,
         request_timeout = options.request_timeout_ms,
         max_connections = options.max_connections,
+        database_connections = options.database_connections,
         allow_from = options.approval_allow_from,
         approval_token = options
             .approval_token
