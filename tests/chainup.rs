@@ -226,6 +226,54 @@ async fn a_credited_status_from_chainup_confirms_without_counting() {
     );
 }
 
+/// Advisory locks held by any session in the test's database.
+async fn polling_locks(app: &TestApp) -> i64 {
+    app.count(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted
+            AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+    )
+    .await
+}
+
+/// A round dropped midway (an operator's poll request cut off, a shutdown) leaves no lock behind
+/// on a pooled connection, where it would keep every other session from polling the account.
+#[tokio::test]
+async fn a_round_cut_off_midway_leaves_the_account_unlocked() {
+    let app = TestApp::spawn().await;
+    let address = new_address(&app, "ivy").await;
+    app.chainup().deposit(&address, "0.5").await;
+
+    // The round takes the account's lock, then waits on the table of cursors.
+    let mut blocker = app.pool.begin().await.unwrap();
+    sqlx::query("LOCK TABLE poll_cursors IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
+    let gateway_state = app.gateway.state.clone();
+    let round = tokio::spawn(async move {
+        let provider = gateway_state.registry.get(CHAINUP_ACCOUNT).unwrap();
+        let _ = poll_account(&gateway_state, provider.as_ref()).await;
+    });
+    while polling_locks(&app).await == 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    round.abort();
+    let _ = round.await;
+    blocker.rollback().await.unwrap();
+
+    for _ in 0..500 {
+        if polling_locks(&app).await == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(polling_locks(&app).await, 0, "the lock outlived its round");
+    let second = app.second_instance().await;
+    let report = poll_gateway(&second).await;
+    assert!(!report.skipped, "{report:?}");
+    assert_eq!(report.new_events, 1);
+}
+
 #[tokio::test]
 async fn two_instances_never_poll_one_account_at_once() {
     let app = TestApp::spawn().await;

@@ -106,17 +106,15 @@ pub async fn poll_account(
     state: &AppState,
     provider: &dyn Provider,
 ) -> Result<PollReport, PollError> {
-    let account_id = provider.account_id();
-    let mut lock = state.pool.acquire().await?;
-    if !polling::try_lock_account(&mut lock, account_id).await? {
+    let Some(lock) = polling::AccountLock::try_take(&state.pool, provider.account_id()).await?
+    else {
         return Ok(PollReport {
             skipped: true,
             ..PollReport::default()
         });
-    }
+    };
     let result = poll_locked(state, provider).await;
-    // On a connection error the session ends and PostgreSQL releases the lock itself.
-    let _ = polling::unlock_account(&mut lock, account_id).await;
+    lock.release().await;
     result
 }
 
