@@ -171,6 +171,7 @@ pub async fn start(settings: Settings) -> Result<Gateway, StartError> {
             address_creations: tokio::sync::Semaphore::new(address_creations(
                 settings.database.max_connections,
             )),
+            making_collection_wallet: tokio::sync::Mutex::default(),
         }),
         approval_guards,
         known_keys: Arc::default(),

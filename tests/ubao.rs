@@ -10,6 +10,7 @@ use custody_gateway::providers::ubao::sign::{encode_body, ubao_sign};
 use custody_gateway::workers::sweeps::sweep_due;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use sqlx::Connection;
 
 const TRON_TO: &str = "TEpK1aWkjDue6j8reeeMqG7hdJ5tRytyAF";
 const USDT_TRC20: i64 = 1004;
@@ -197,6 +198,69 @@ async fn fund_collection_wallet(app: &TestApp, user: &str, amount: &str) -> Stri
     )
     .await;
     address
+}
+
+/// Withdrawals that need the collection wallet while UBAO is slow to make it wait for it without
+/// holding connections: a callback arriving meanwhile is stored at once. (Were each waiting on
+/// the wallet's lock in a transaction of its own, they would take the whole pool, and the
+/// callback would wait for a connection past its deadline and be told to retry.)
+#[tokio::test]
+async fn withdrawals_waiting_for_the_collection_wallet_hold_no_connections() {
+    let app = TestApp::spawn_with(TestOptions {
+        database_connections: 4,
+        ..TestOptions::default()
+    })
+    .await;
+    let btc = app.create_address("payee", "BTC", "BTC").await;
+    app.ubao()
+        .faults(json!({ "address": ["accept_then_stall"], "stall_ms": 2500 }))
+        .await;
+    let waiting: Vec<_> = (0..4)
+        .map(|n| {
+            let (http, url, key) = (app.http.clone(), app.url.clone(), app.api_key.clone());
+            let body = json!({
+                "client_order_id": format!("wait-{n}"), "chain": "TRX", "asset": "USDT",
+                "amount": "1", "to_address": TRON_TO, "provider": UBAO_ACCOUNT,
+            });
+            tokio::spawn(async move {
+                let sent = http
+                    .post(format!("{url}/v1/withdrawals"))
+                    .bearer_auth(key)
+                    .json(&body);
+                sent.send().await.unwrap().status()
+            })
+        })
+        .collect();
+    // The first submission is making the wallet; the others are behind it. (Watched on a
+    // connection of the test's own: the gateway's pool is what is at stake.)
+    let mut watcher = sqlx::PgConnection::connect(&app.database_url)
+        .await
+        .unwrap();
+    while wallets(&app, "collection").await.is_empty() {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    loop {
+        let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM withdrawals")
+            .fetch_one(&mut watcher)
+            .await
+            .unwrap();
+        if stored == 4 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+
+    let sent = app.udun().deposit(str_of(&btc, "address"), "0.5").await;
+    assert_eq!(sent["response"], "success", "{sent}");
+    assert!(
+        waiting.iter().any(|w| !w.is_finished()),
+        "the wallet was still being made when the callback was stored"
+    );
+    // The new wallet is empty: each is answered, refused for want of funds, none timed out.
+    for request in waiting {
+        assert_eq!(request.await.unwrap(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    assert_eq!(wallets(&app, "collection").await.len(), 1, "made once");
 }
 
 #[tokio::test]

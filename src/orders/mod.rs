@@ -35,6 +35,9 @@ pub struct Core {
     pub callbacks: group_commit::CallbackWriter,
     /// Turns for address creations, each of which holds a connection while its provider answers.
     pub address_creations: tokio::sync::Semaphore,
+    /// Held while a collection wallet is made, so that those waiting for it wait here rather
+    /// than each on the wallet's lock in a transaction holding a pooled connection.
+    pub making_collection_wallet: tokio::sync::Mutex<()>,
 }
 
 impl Core {

@@ -27,6 +27,8 @@ pub async fn collection_wallet(
     {
         return Ok(address);
     }
+    // One maker per process; the database lock keeps it to one across instances.
+    let _turn = core.making_collection_wallet.lock().await;
     let mut tx = treasury::lock_collection_wallet(&core.pool, account, chain)
         .await
         .map_err(unavailable)?;

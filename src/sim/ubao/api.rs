@@ -114,7 +114,7 @@ pub async fn handle(
         Err(refusal) => return refusal.into_response(),
     };
     let answer = match path.as_str() {
-        "address/create" => address_create(&sim, &params),
+        "address/create" => address_create(&sim, &params).await,
         "withdraw" => withdraw(&sim, &params).await,
         "address/check" => address_check(&sim, &params),
         "address/add" => address_add(&sim, &params),
@@ -262,7 +262,7 @@ fn known_chain(sim: &SimState, chain_type: i64) -> Result<(), Refusal> {
 }
 
 /// `/mch/address/create {chainType, callUrl, type}` (§1): a new address on every call.
-fn address_create(sim: &SimState, params: &Map<String, Value>) -> Answer {
+async fn address_create(sim: &SimState, params: &Map<String, Value>) -> Answer {
     let chain_type = required_int(params, "chainType")?;
     known_chain(sim, chain_type)?;
     let call_url = call_url(params)?;
@@ -271,6 +271,10 @@ fn address_create(sim: &SimState, params: &Map<String, Value>) -> Answer {
         Some(_) => int_field(params, "type").and_then(WalletType::from_wire),
     }
     .ok_or_else(|| bad_params("type must be 0, 2 or -2"))?;
+    let fault = sim.data.lock().unwrap().address_faults.pop_front();
+    if fault == Some(WithdrawFault::Error500) {
+        return internal_error();
+    }
     let address = new_address(chain_type);
     sim.data.lock().unwrap().wallets.push(SimWallet {
         address: address.clone(),
@@ -279,7 +283,15 @@ fn address_create(sim: &SimState, params: &Map<String, Value>) -> Answer {
         call_url: call_url.to_owned(),
         balances: Default::default(),
     });
-    success(json!({ "address": address, "chainType": chain_type }))
+    match fault {
+        Some(WithdrawFault::AcceptThen500) => internal_error(),
+        Some(WithdrawFault::AcceptThenStall) => {
+            let stall = sim.data.lock().unwrap().stall_ms;
+            tokio::time::sleep(Duration::from_millis(stall)).await;
+            success(json!({ "address": address, "chainType": chain_type }))
+        }
+        _ => success(json!({ "address": address, "chainType": chain_type })),
+    }
 }
 
 /// `/mch/address/check {chainType, address}` (§3).

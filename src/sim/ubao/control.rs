@@ -364,6 +364,9 @@ pub struct Faults {
     /// Consumed one per `/mch/withdraw`.
     #[serde(default)]
     pub withdraw: Vec<WithdrawFault>,
+    /// Consumed one per `/mch/address/create`.
+    #[serde(default)]
+    pub address: Vec<WithdrawFault>,
     /// Consumed one per `/mch/address/pooling`.
     #[serde(default)]
     pub pooling: Vec<PoolingFault>,
@@ -378,6 +381,7 @@ pub async fn set_faults(
     let faults: Faults = parse(&body)?;
     let mut data = sim.data.lock().unwrap();
     data.withdraw_faults.extend(faults.withdraw);
+    data.address_faults.extend(faults.address);
     data.pooling_faults.extend(faults.pooling);
     if let Some(ms) = faults.stall_ms {
         data.stall_ms = ms;
