@@ -55,12 +55,16 @@ pub async fn connect(
 /// How long a pooled connection may sit idle before it is checked again before use.
 const CHECK_AFTER_IDLE: Duration = Duration::from_secs(1);
 
-/// A connection of its own listening on `channel` (`LISTEN`).
+/// A connection of its own listening on `channel` (`LISTEN`), outside `pool`: a listener holds
+/// its connection for good, and taken from the pool it would leave the queries one fewer.
 pub async fn listen(
     pool: &PgPool,
     channel: &str,
 ) -> Result<sqlx::postgres::PgListener, sqlx::Error> {
-    let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
+    let own = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_lazy_with(pool.connect_options().as_ref().clone());
+    let mut listener = sqlx::postgres::PgListener::connect_with(&own).await?;
     listener.listen(channel).await?;
     Ok(listener)
 }
