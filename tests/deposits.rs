@@ -284,3 +284,44 @@ async fn deposits_are_listed_newest_first_by_cursor_and_private_to_their_merchan
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["error"]["code"], "not_found");
 }
+
+/// A deposit's address and merchant are one key: the database refuses a deposit that names
+/// another merchant's address.
+#[tokio::test]
+async fn a_deposit_names_an_address_of_its_own_merchant() {
+    let app = TestApp::spawn().await;
+    app.create_address("alice", "BTC", "BTC").await;
+    app.other_merchant_key().await;
+    let insert = |merchant: &'static str| {
+        format!(
+            "INSERT INTO deposits (id, merchant_id, address_id, account_id, provider_ref, user_id,
+                                   chain, asset, address, amount, state)
+             SELECT gen_random_uuid(), ({merchant}), a.id, a.account_id, gen_random_uuid()::text,
+                    a.user_id, a.chain, a.asset, a.address, 1, 'detected'
+               FROM addresses a WHERE a.user_id = 'alice'"
+        )
+    };
+    let own = "SELECT merchant_id FROM addresses WHERE user_id = 'alice'";
+    let other = "SELECT id FROM merchants WHERE name = 'other-merchant'";
+    sqlx::query(sqlx::AssertSqlSafe(insert(own)))
+        .execute(&app.pool)
+        .await
+        .expect("its own merchant's address");
+    let refused = sqlx::query(sqlx::AssertSqlSafe(insert(other)))
+        .execute(&app.pool)
+        .await
+        .expect_err("another merchant's address");
+    assert_eq!(
+        refused
+            .as_database_error()
+            .and_then(|e| e.code())
+            .as_deref(),
+        Some("23503"),
+        "{refused}"
+    );
+    let count: i64 = sqlx::query_scalar(DEPOSITS)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(count, 1);
+}
