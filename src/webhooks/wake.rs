@@ -1,8 +1,10 @@
 //! Waking the delivery workers when notifications are committed. Commits are gathered for a few
-//! milliseconds; then this instance's workers are woken, and other instances hear of it through
-//! one `NOTIFY`. A `NOTIFY` inside every callback's transaction would serialise their commits on
-//! PostgreSQL's notification lock, and waking the workers on every commit would cost claim queries
-//! for each. Workers still poll, so a wake-up lost either way only delays a delivery.
+//! milliseconds; then one of this instance's workers is woken, and other instances hear of it
+//! through one `NOTIFY`. A `NOTIFY` inside every callback's transaction would serialise their
+//! commits on PostgreSQL's notification lock, and waking on every commit would cost a claim query
+//! for each. A woken worker whose claim fills its free slots wakes the next, so one claim serves
+//! the usual few notifications and a backlog still brings every worker in. Workers still poll, so
+//! a wake-up lost either way only delays a delivery.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -14,8 +16,8 @@ use tokio::sync::{Notify, watch};
 /// The channel instances announce committed notifications on.
 pub const CHANNEL: &str = "custody_webhook_outbox";
 
-/// How long a wake-up waits to gather the commits after it: each wake-up costs every worker a
-/// claim query, so they come at most this often.
+/// How long a wake-up waits to gather the commits after it: each wake-up costs a claim query,
+/// so they come at most this often.
 const GATHER: Duration = Duration::from_millis(10);
 
 pub struct OutboxWake {
@@ -72,7 +74,7 @@ impl OutboxWake {
         }
     }
 
-    /// For the commits of each short while: wakes a worker here and sends one `NOTIFY`.
+    /// For the commits of each short while: wakes one worker here and sends one `NOTIFY`.
     pub async fn announce(self: Arc<Self>, pool: PgPool, mut stop: watch::Receiver<bool>) {
         loop {
             tokio::select! {
@@ -81,7 +83,7 @@ impl OutboxWake {
             }
             tokio::time::sleep(GATHER).await;
             self.pending.store(false, Ordering::Release);
-            self.wake_all();
+            self.wake_one();
             if let Err(err) = sqlx::query("SELECT pg_notify($1, $2)")
                 .bind(CHANNEL)
                 .bind(&self.instance)
@@ -104,7 +106,7 @@ impl OutboxWake {
                         tokio::select! {
                             received = listener.try_recv() => match received {
                                 Ok(Some(note)) if note.payload() == self.instance => {}
-                                Ok(_) => self.wake_all(),
+                                Ok(_) => self.wake_one(),
                                 Err(err) => {
                                     tracing::warn!(error = %err, "webhook wake-ups lost; polling meanwhile");
                                     break;
@@ -123,5 +125,46 @@ impl OutboxWake {
                 _ = stop.changed() => return,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whether `worker` holds a wake-up.
+    async fn woken(worker: &Notify) -> bool {
+        tokio::time::timeout(Duration::from_millis(1), worker.notified())
+            .await
+            .is_ok()
+    }
+
+    /// Commits wake one worker, not all: the others would each run a claim query for the few
+    /// notifications the first one takes.
+    #[tokio::test]
+    async fn commits_wake_one_worker_in_turn() {
+        let wake = Arc::new(OutboxWake::default());
+        let workers: Vec<_> = (0..4).map(|_| wake.register()).collect();
+        let pool = PgPool::connect_lazy("postgres://postgres@127.0.0.1:5432/postgres").unwrap();
+        let (stop, stopped) = watch::channel(false);
+        let announcing = tokio::spawn(wake.clone().announce(pool, stopped));
+
+        for round in 0..2 {
+            wake.committed();
+            wake.committed();
+            tokio::time::sleep(GATHER * 5).await;
+            let mut woken_now = Vec::new();
+            for worker in &workers {
+                woken_now.push(woken(worker).await);
+            }
+            assert_eq!(
+                woken_now.iter().filter(|w| **w).count(),
+                1,
+                "round {round}: {woken_now:?}"
+            );
+            assert!(woken_now[round], "in turn: {woken_now:?}");
+        }
+        stop.send(true).unwrap();
+        announcing.await.unwrap();
     }
 }
