@@ -66,10 +66,7 @@ async fn seed(pool: &PgPool, merchant: Uuid, deposits: i64) {
         ),
         // A database that has lived with its data is vacuumed and checkpointed; measuring while
         // autovacuum first walks three million fresh rows would time that instead. Only the
-        // seeded tables: statistics that call the still empty callback and event tables empty
-        // would have the foreign-key checks into them planned, once per connection, as scans
-        // of a table that then grows with every round (autovacuum, off on this machine, would
-        // analyze them again as they grow).
+        // seeded tables: the others have nothing yet to take statistics of.
         "VACUUM ANALYZE addresses, deposits, webhook_outbox, withdrawals".to_owned(),
         "CHECKPOINT".to_owned(),
     ];
