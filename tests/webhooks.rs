@@ -269,7 +269,6 @@ async fn a_thousand_events_with_four_workers_arrive_once_each_in_order_per_order
     for _ in 0..4 {
         tokio::spawn(custody_gateway::workers::outbox::run(
             app.gateway.state.clone(),
-            std::sync::Arc::new(tokio::sync::Notify::new()),
             stopped.clone(),
         ));
     }

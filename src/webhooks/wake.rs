@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sqlx::PgPool;
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, Semaphore, watch};
 
 /// The channel instances announce committed notifications on.
 pub const CHANNEL: &str = "custody_webhook_outbox";
@@ -23,12 +23,18 @@ const GATHER: Duration = Duration::from_millis(10);
 pub struct OutboxWake {
     /// This instance's name in its announcements, so that it does not wake for its own.
     instance: String,
-    workers: Mutex<Vec<Arc<Notify>>>,
+    workers: Mutex<Vec<Worker>>,
     /// The worker to wake next.
     next: AtomicUsize,
     /// Commits not yet woken for.
     pending: AtomicBool,
     signal: Notify,
+}
+
+/// A delivery worker: its wake-up, and its slots for deliveries in flight.
+struct Worker {
+    wake: Arc<Notify>,
+    slots: Arc<Semaphore>,
 }
 
 impl Default for OutboxWake {
@@ -44,10 +50,13 @@ impl Default for OutboxWake {
 }
 
 impl OutboxWake {
-    /// A worker's own wake-up.
-    pub fn register(&self) -> Arc<Notify> {
+    /// A worker's own wake-up; `slots` are its deliveries in flight.
+    pub fn register(&self, slots: Arc<Semaphore>) -> Arc<Notify> {
         let wake = Arc::new(Notify::new());
-        self.workers.lock().unwrap().push(wake.clone());
+        self.workers.lock().unwrap().push(Worker {
+            wake: wake.clone(),
+            slots,
+        });
         wake
     }
 
@@ -58,19 +67,23 @@ impl OutboxWake {
         }
     }
 
-    /// Wakes one of this instance's workers, in turn (it keeps the wake-up if it is busy).
+    /// Wakes the next of this instance's workers, in turn, that has a free slot. When none has,
+    /// each claims again as soon as one of its deliveries ends.
     pub fn wake_one(&self) {
         let workers = self.workers.lock().unwrap();
-        if !workers.is_empty() {
-            let n = self.next.fetch_add(1, Ordering::Relaxed) % workers.len();
-            workers[n].notify_one();
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let free = (0..workers.len())
+            .map(|i| &workers[(start + i) % workers.len()])
+            .find(|worker| worker.slots.available_permits() > 0);
+        if let Some(worker) = free {
+            worker.wake.notify_one();
         }
     }
 
     /// Wakes every worker of this instance.
     pub fn wake_all(&self) {
         for worker in self.workers.lock().unwrap().iter() {
-            worker.notify_one();
+            worker.wake.notify_one();
         }
     }
 
@@ -144,7 +157,8 @@ mod tests {
     #[tokio::test]
     async fn commits_wake_one_worker_in_turn() {
         let wake = Arc::new(OutboxWake::default());
-        let workers: Vec<_> = (0..4).map(|_| wake.register()).collect();
+        let slots: Vec<_> = (0..4).map(|_| Arc::new(Semaphore::new(2))).collect();
+        let workers: Vec<_> = slots.iter().map(|s| wake.register(s.clone())).collect();
         let pool = PgPool::connect_lazy("postgres://postgres@127.0.0.1:5432/postgres").unwrap();
         let (stop, stopped) = watch::channel(false);
         let announcing = tokio::spawn(wake.clone().announce(pool, stopped));
@@ -166,5 +180,27 @@ mod tests {
         }
         stop.send(true).unwrap();
         announcing.await.unwrap();
+    }
+
+    /// A worker with every slot taken would only keep the wake-up: the next one with room gets it.
+    #[tokio::test]
+    async fn a_wake_up_goes_to_a_worker_with_room() {
+        let wake = OutboxWake::default();
+        let slots: Vec<_> = (0..3).map(|_| Arc::new(Semaphore::new(1))).collect();
+        let workers: Vec<_> = slots.iter().map(|s| wake.register(s.clone())).collect();
+        let _busy = slots[0].clone().try_acquire_owned().unwrap();
+
+        wake.wake_one();
+        assert!(!woken(&workers[0]).await, "the busy one");
+        assert!(woken(&workers[1]).await, "the next with room");
+
+        let _all_busy: Vec<_> = slots[1..]
+            .iter()
+            .map(|s| s.clone().try_acquire_owned().unwrap())
+            .collect();
+        wake.wake_one();
+        for worker in &workers {
+            assert!(!woken(worker).await, "none has room");
+        }
     }
 }

@@ -17,8 +17,7 @@ pub fn spawn(state: AppState, stop: watch::Receiver<bool>) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut tasks = tokio::task::JoinSet::new();
         for _ in 0..state.settings.webhooks.workers {
-            let wake = state.outbox_wake.register();
-            tasks.spawn(outbox::run(state.clone(), wake, stop.clone()));
+            tasks.spawn(outbox::run(state.clone(), stop.clone()));
         }
         let (wake, pool) = (state.outbox_wake.clone(), state.pool.clone());
         tasks.spawn(wake.clone().announce(pool.clone(), stop.clone()));

@@ -15,10 +15,11 @@ use crate::batching;
 use crate::store::webhooks::{self, Delivered, DueDelivery, NewAttempt};
 use crate::webhooks::send::{SendOutcome, Sender};
 
-pub async fn run(state: AppState, wake: Arc<Notify>, mut stop: watch::Receiver<bool>) {
+pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
     let settings = state.settings.webhooks.clone();
     let sender = Sender::new(&settings);
     let slots = Arc::new(Semaphore::new(settings.in_flight_per_worker.max(1)));
+    let wake = state.outbox_wake.register(slots.clone());
     let finished = Arc::new(Notify::new());
     // Long enough that a claimed notification is never taken by another worker mid-send.
     let lease_ms = (settings.timeout_ms * 2 + 5_000) as i64;
@@ -57,7 +58,7 @@ pub async fn run(state: AppState, wake: Arc<Notify>, mut stop: watch::Receiver<b
             });
         }
         if batch_was_full {
-            // More may be due than this worker has room for: another one joins in.
+            // More may be due than this worker has room for: another one with room joins in.
             state.outbox_wake.wake_one();
             continue;
         }
