@@ -1,10 +1,10 @@
 //! Waking the delivery workers when notifications are committed. Commits are gathered for a few
-//! milliseconds; then one of this instance's workers is woken, and other instances hear of it
-//! through one `NOTIFY`. A `NOTIFY` inside every callback's transaction would serialise their
-//! commits on PostgreSQL's notification lock, and waking on every commit would cost a claim query
-//! for each. A woken worker whose claim fills its free slots wakes the next, so one claim serves
-//! the usual few notifications and a backlog still brings every worker in. Workers still poll, so
-//! a wake-up lost either way only delays a delivery.
+//! milliseconds; then one of this instance's workers with a free slot is woken, and other
+//! instances hear of it through one `NOTIFY`. A `NOTIFY` inside every callback's transaction would
+//! serialise their commits on PostgreSQL's notification lock, and waking on every commit would
+//! cost a claim query for each. A woken worker whose claim fills its free slots wakes the next
+//! with room, so one claim serves the usual few notifications and a backlog still brings every
+//! worker in. Workers still poll, so a wake-up lost either way only delays a delivery.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
