@@ -21,7 +21,8 @@ use custody_gateway::start;
 mod common;
 
 use common::{
-    IngestRound, SERVER, drop_database, held_callbacks, histogram, post_callbacks, udun_addresses,
+    IngestRound, SERVER, drop_database, held_callbacks, histogram, labelled_histogram,
+    post_callbacks, udun_addresses,
 };
 use custody_gateway::telemetry::CALLBACK_GROUP_SIZE;
 
@@ -29,6 +30,34 @@ const API_KEY: &str = "cgk_demo_key_for_the_simulators_only";
 const OPS_TOKEN: &str = "ops_demo_token";
 /// The simulator's Udun key (config/default.toml), which the baseline verifies with.
 const UDUN_KEY: &str = "sim-udun-api-key";
+/// How long the groups stored as one statement took, from planning to commit.
+const GROUP_SECONDS: &str = "custody_callback_group_seconds";
+const STORED_AS_STATEMENT: &str = r#"{result="statement"}"#;
+
+/// The gateway's groups in one round: how many callbacks each held, and how long one stored as a
+/// statement took (ms). Both are means, from the change in `/metrics` over the round.
+struct Groups {
+    size: f64,
+    statement_ms: f64,
+}
+
+/// The histograms [`Groups`] is read from, as they stand.
+async fn group_histograms(http: &reqwest::Client, url: &str) -> [(f64, f64); 2] {
+    [
+        histogram(http, url, OPS_TOKEN, CALLBACK_GROUP_SIZE).await,
+        labelled_histogram(http, url, OPS_TOKEN, GROUP_SECONDS, STORED_AS_STATEMENT).await,
+    ]
+}
+
+impl Groups {
+    fn between(before: [(f64, f64); 2], after: [(f64, f64); 2]) -> Groups {
+        let mean = |i: usize| (after[i].0 - before[i].0) / (after[i].1 - before[i].1);
+        Groups {
+            size: mean(0),
+            statement_ms: mean(1) * 1e3,
+        }
+    }
+}
 
 /// The baseline: parse the form, check the signature, one insert, answer.
 async fn baseline_callback(State(pool): State<PgPool>, body: String) -> &'static str {
@@ -105,19 +134,19 @@ async fn main() {
             // The same signed callbacks for both; each gateway round gets deposits of its own.
             let forms = held_callbacks(&http, &url, &addresses, deposits).await;
             let base = post_callbacks(&http, &baseline, forms.clone(), concurrency).await;
-            let groups_before = histogram(&http, &url, OPS_TOKEN, CALLBACK_GROUP_SIZE).await;
+            let before = group_histograms(&http, &url).await;
             let ours = post_callbacks(&http, &gateway_target, forms, concurrency).await;
-            let groups_after = histogram(&http, &url, OPS_TOKEN, CALLBACK_GROUP_SIZE).await;
-            let group_size =
-                (groups_after.0 - groups_before.0) / (groups_after.1 - groups_before.1);
+            let groups = Groups::between(before, group_histograms(&http, &url).await);
             println!(
-                "round {} c{concurrency:<2}  baseline {}   gateway {} (groups of {group_size:.1})   ratio {:.2}",
+                "round {} c{concurrency:<2}  baseline {}   gateway {} (groups of {:.1}, {:.2} ms each)   ratio {:.2}",
                 round + 1,
                 describe(&base),
                 describe(&ours),
+                groups.size,
+                groups.statement_ms,
                 ours.per_second() / base.per_second()
             );
-            results.push((concurrency, base, ours, group_size));
+            results.push((concurrency, base, ours, groups));
         }
     }
 
@@ -135,20 +164,22 @@ async fn main() {
     let exact = stored == expected && notices == expected;
     println!(
         "callbacks per round: {} ({deposits} deposits, a fifth sent twice); cpu: the whole \
-         machine's busy time per callback (load, server, PostgreSQL)",
+         machine's busy time per callback (load, server, PostgreSQL); ms each: a group stored as \
+         one statement, from planning to commit, which a callback waits out before its answer",
         results[0].1.sent
     );
     println!("stored: {stored} deposits, {notices} deposit.confirmed notifications");
     println!("exactly once: {}", if exact { "yes" } else { "NO" });
     let summary: Vec<_> = results
         .iter()
-        .map(|(concurrency, base, ours, group_size)| {
+        .map(|(concurrency, base, ours, groups)| {
             json!({ "concurrency": concurrency, "baseline_per_s": base.per_second().round(),
                     "gateway_per_s": ours.per_second().round(),
                     "gateway_p99_ms": ours.at(0.99).as_secs_f64() * 1e3,
                     "baseline_cpu_ms_per_callback": base.cpu_ms_per_callback(),
                     "gateway_cpu_ms_per_callback": ours.cpu_ms_per_callback(),
-                    "gateway_group_size": group_size,
+                    "gateway_group_size": groups.size,
+                    "gateway_group_statement_ms": groups.statement_ms,
                     "ratio": ours.per_second() / base.per_second() })
         })
         .collect();

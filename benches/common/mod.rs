@@ -175,6 +175,18 @@ pub fn busy_cpu() -> Option<Duration> {
 
 /// The sum and count of a histogram in the gateway's `/metrics` (0 where it has none yet).
 pub async fn histogram(http: &reqwest::Client, url: &str, token: &str, name: &str) -> (f64, f64) {
+    labelled_histogram(http, url, token, name, "").await
+}
+
+/// The sum and count of one series of a histogram, chosen by its labels as `/metrics` writes
+/// them (e.g. `{result="statement"}`).
+pub async fn labelled_histogram(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    name: &str,
+    labels: &str,
+) -> (f64, f64) {
     let text = http
         .get(format!("{url}/metrics"))
         .bearer_auth(token)
@@ -187,7 +199,7 @@ pub async fn histogram(http: &reqwest::Client, url: &str, token: &str, name: &st
     let value = |suffix: &str| {
         text.lines()
             .find_map(|line| {
-                line.strip_prefix(&format!("{name}_{suffix} "))?
+                line.strip_prefix(&format!("{name}_{suffix}{labels} "))?
                     .parse()
                     .ok()
             })
