@@ -15,7 +15,7 @@ pub struct TransitionRow {
 
 /// A place in the order of transitions, for a notice that is not one.
 pub async fn next_sequence(conn: &mut PgConnection) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT nextval(pg_get_serial_sequence('order_transitions', 'id'))")
+    sqlx::query_scalar("SELECT nextval('order_transitions_id_seq')")
         .fetch_one(conn)
         .await
 }
