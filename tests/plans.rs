@@ -5,6 +5,7 @@
 mod common;
 
 use common::TestApp;
+use custody_gateway::store::callbacks;
 use custody_gateway::store::deposits::{self, DepositFilter};
 use custody_gateway::store::{webhooks, withdrawals};
 use serde_json::Value;
@@ -119,6 +120,31 @@ async fn the_event_log_and_the_ops_lookup_read_through_indexes() {
         .await
         .unwrap();
         assert!(sequential_scans(&plan).is_empty(), "{search}\n{plan:#}");
+    }
+}
+
+#[tokio::test]
+async fn an_orders_events_and_the_events_of_an_outcome_are_listed_through_their_indexes() {
+    let app = TestApp::spawn().await;
+    let mut conn = planner(&app).await;
+    let select = "EXPLAIN (FORMAT JSON) SELECT *";
+    let cases = [
+        // An operator's order lookup lists the order's events.
+        (None, Some(uuid::Uuid::now_v7()), "provider_events_order"),
+        // The outcomes an operator looks for are a few among millions of applied events.
+        (Some("orphan"), None, "provider_events_unapplied"),
+        (Some("needs_review"), None, "provider_events_unapplied"),
+        // Nearly every event is applied: the newest rows of the table are the listing.
+        (Some("applied"), None, "provider_events_pkey"),
+    ];
+    for (outcome, order_id, index) in cases {
+        let plan = explain(
+            &mut conn,
+            callbacks::events_listing(select, outcome, order_id, 50),
+        )
+        .await;
+        assert!(sequential_scans(&plan).is_empty(), "{plan:#}");
+        assert!(plan.to_string().contains(index), "{index}\n{plan:#}");
     }
 }
 

@@ -81,6 +81,15 @@ async fn a_withdrawal_is_submitted_approved_and_completed() {
     // Read with the withdrawal in one query, the history is the ops view's, field for field.
     let (_, detail) = app.ops_get(&format!("/ops/orders/{id}")).await;
     assert_eq!(done["history"], detail["history"], "{detail}");
+    // The provider's reports that moved it (Udun status 1, approved; 3, paid), newest first.
+    let events: Vec<(&str, &str)> = detail["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .inspect(|event| assert_eq!(event["order_id"], id.as_str(), "{event}"))
+        .map(|event| (str_of(event, "provider_status"), str_of(event, "outcome")))
+        .collect();
+    assert_eq!(events, [("3", "applied"), ("1", "applied")], "{detail}");
     assert!(done["history"][0]["created_at"].is_string(), "{done}");
     assert_eq!(
         notices(&app).await,
