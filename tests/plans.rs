@@ -149,6 +149,58 @@ async fn an_orders_events_and_the_events_of_an_outcome_are_listed_through_their_
 }
 
 #[tokio::test]
+async fn deliveries_are_listed_through_indexes_with_or_without_a_merchant() {
+    let app = TestApp::spawn().await;
+    let mut conn = planner(&app).await;
+    // Shaped as a merchant's outbox is: nearly all delivered, a few failed, none pending; the
+    // plans follow the statistics.
+    sqlx::query(
+        "INSERT INTO webhook_outbox (id, merchant_id, event_type, order_id, sequence, payload,
+                                     state, attempts, created_at)
+         SELECT gen_random_uuid(), $1, 'deposit.confirmed', gen_random_uuid(), n, '{}',
+                CASE WHEN n % 1000 = 0 THEN 'failed' ELSE 'delivered' END, 1,
+                now() - make_interval(secs => n)
+           FROM generate_series(1, 20000) n",
+    )
+    .bind(app.merchant_id)
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+    sqlx::query("ANALYZE webhook_outbox")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let merchant = Some(app.merchant_id);
+    let cases = [
+        (None, None, "webhook_outbox_merchant"),
+        (merchant, None, "webhook_outbox_merchant"),
+        (None, Some("delivered"), "webhook_outbox_merchant"),
+        (merchant, Some("failed"), "webhook_outbox_failed"),
+        (None, Some("failed"), "webhook_outbox_failed"),
+        (
+            merchant,
+            Some("pending"),
+            "webhook_outbox_pending_by_merchant",
+        ),
+    ];
+    for (merchant_id, state, index) in cases {
+        let plan = explain(
+            &mut conn,
+            webhooks::deliveries_listing(
+                "EXPLAIN (FORMAT JSON) SELECT d.*",
+                merchant_id,
+                state,
+                100,
+            ),
+        )
+        .await;
+        let scans = sequential_scans(&plan);
+        assert!(!scans.iter().any(|t| t == "webhook_outbox"), "{plan:#}");
+        assert!(plan.to_string().contains(index), "{index}\n{plan:#}");
+    }
+}
+
+#[tokio::test]
 async fn a_webhook_claim_reads_only_the_rows_it_takes() {
     let app = TestApp::spawn().await;
     let mut conn = planner(&app).await;
