@@ -162,3 +162,44 @@ async fn ops_sees_callbacks_with_their_verification_result() {
         .collect();
     assert_eq!(outcomes, vec!["processed", "rejected"]);
 }
+
+#[tokio::test]
+async fn ops_lists_every_accounts_callbacks_newest_first() {
+    let app = TestApp::spawn().await;
+    // (account, seconds ago), one callback each, as the ingress stores them.
+    let received = [
+        (common::UDUN_ACCOUNT, 4),
+        (common::CHAINUP_ACCOUNT, 3),
+        (common::UDUN_ACCOUNT, 2),
+        (common::CHAINUP_ACCOUNT, 1),
+    ];
+    let mut ids = Vec::new();
+    for (account, ago) in received {
+        let id = uuid::Uuid::now_v7();
+        sqlx::query(
+            "INSERT INTO provider_callbacks (id, account_id, headers, body, verified, outcome,
+                                             event_count, received_at)
+             VALUES ($1, $2, '{}', '', true, 'processed', 1, now() - make_interval(secs => $3))",
+        )
+        .bind(id)
+        .bind(account)
+        .bind(f64::from(ago))
+        .execute(&app.pool)
+        .await
+        .unwrap();
+        ids.push(id.to_string());
+    }
+    let listed = |body: &Value| -> Vec<String> {
+        body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (status, all) = app.ops_get("/ops/callbacks?limit=3").await;
+    assert_eq!(status, StatusCode::OK, "{all}");
+    assert_eq!(listed(&all), [&ids[3], &ids[2], &ids[1]].map(String::clone));
+    let (_, udun) = app.ops_get("/ops/callbacks?account=udun-main").await;
+    assert_eq!(listed(&udun), [&ids[2], &ids[0]].map(String::clone));
+}

@@ -201,6 +201,49 @@ async fn deliveries_are_listed_through_indexes_with_or_without_a_merchant() {
 }
 
 #[tokio::test]
+async fn callbacks_are_listed_through_indexes_for_one_account_or_all() {
+    let app = TestApp::spawn().await;
+    let mut conn = planner(&app).await;
+    // Shaped as callbacks are: nearly all verified, over a few accounts.
+    sqlx::query(
+        "INSERT INTO provider_callbacks (id, account_id, headers, body, verified, outcome,
+                                         event_count, received_at)
+         SELECT gen_random_uuid(), (ARRAY['udun-main', 'chainup-main'])[n % 2 + 1], '{}', '',
+                n % 1000 <> 0, 'processed', 1, now() - make_interval(secs => n)
+           FROM generate_series(1, 20000) n",
+    )
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+    sqlx::query("ANALYZE provider_callbacks")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let all = ["udun-main", "chainup-main"];
+    let cases: [(&[&str], _, _); 4] = [
+        (&all, None, "provider_callbacks_account_received"),
+        (&all[..1], None, "provider_callbacks_account_received"),
+        (&all, Some(false), "provider_callbacks_unverified"),
+        (&all[..1], Some(false), "provider_callbacks_unverified"),
+    ];
+    for (accounts, verified, index) in cases {
+        let plan = explain(
+            &mut conn,
+            callbacks::callbacks_listing(
+                "EXPLAIN (FORMAT JSON) SELECT c.*",
+                accounts,
+                None,
+                verified,
+                100,
+            ),
+        )
+        .await;
+        assert!(sequential_scans(&plan).is_empty(), "{plan:#}");
+        assert!(plan.to_string().contains(index), "{index}\n{plan:#}");
+    }
+}
+
+#[tokio::test]
 async fn a_webhook_claim_reads_only_the_rows_it_takes() {
     let app = TestApp::spawn().await;
     let mut conn = planner(&app).await;

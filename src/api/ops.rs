@@ -324,7 +324,7 @@ fn ops_limit(limit: Option<i64>) -> Result<i64, ApiError> {
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct CallbackQuery {
-    /// Only callbacks to this provider account.
+    /// Only callbacks to this provider account; by default, those to every account configured.
     #[param(pattern = r"^[^\u0000]*$")]
     account: Option<String>,
     /// Only callbacks with this outcome: `processed`, `duplicate`, `rejected`, or `limited` (an
@@ -350,9 +350,14 @@ pub(crate) async fn list_callbacks(
     QueryParams(query): QueryParams<CallbackQuery>,
 ) -> Result<Json<CallbackList>, ApiError> {
     let limit = ops_limit(query.limit)?;
+    // Every account configured, unless one is named.
+    let accounts: Vec<&str> = match query.account.as_deref() {
+        Some(account) => vec![account],
+        None => state.registry.all().map(|p| p.account_id()).collect(),
+    };
     let rows = callbacks::list_callbacks(
         &state.pool,
-        query.account.as_deref(),
+        &accounts,
         query.outcome.as_deref(),
         query.verified,
         limit,
