@@ -7,7 +7,7 @@ mod common;
 use common::TestApp;
 use custody_gateway::store::callbacks;
 use custody_gateway::store::deposits::{self, DepositFilter};
-use custody_gateway::store::{webhooks, withdrawals};
+use custody_gateway::store::{backlog, polling, webhooks, withdrawals};
 use serde_json::Value;
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 
@@ -240,6 +240,80 @@ async fn callbacks_are_listed_through_indexes_for_one_account_or_all() {
         .await;
         assert!(sequential_scans(&plan).is_empty(), "{plan:#}");
         assert!(plan.to_string().contains(index), "{index}\n{plan:#}");
+    }
+}
+
+#[tokio::test]
+async fn the_few_rows_waiting_or_flagged_are_read_through_indexes_of_their_own() {
+    let app = TestApp::spawn().await;
+    let mut conn = planner(&app).await;
+    // Shaped as the tables are: nearly every deposit confirmed and every withdrawal done, a few
+    // waiting for confirmations or flagged for review.
+    let seeding = [
+        "INSERT INTO addresses (id, merchant_id, user_id, account_id, chain, asset, address)
+         VALUES (gen_random_uuid(), $1, 'seed', 'udun-main', 'BTC', 'BTC', 'seedaddr')",
+        "INSERT INTO deposits (id, merchant_id, address_id, account_id, provider_ref, user_id, chain,
+                               asset, address, amount, state, block_height, needs_review)
+         SELECT gen_random_uuid(), $1, a.id, 'udun-main', 'seed-' || n, 'seed', 'BTC', 'BTC',
+                a.address, 1, CASE WHEN n % 1000 = 0 THEN 'detected' ELSE 'confirmed' END, n,
+                n % 2000 = 1
+           FROM generate_series(1, 20000) n JOIN addresses a ON a.address = 'seedaddr'",
+        "INSERT INTO withdrawals (id, merchant_id, client_order_id, account_id, provider_request_id,
+                                  chain, asset, amount, to_address, state, needs_review)
+         SELECT gen_random_uuid(), $1, 'seed-' || n, 'udun-main', 'seedreq' || n, 'TRX', 'USDT', 1,
+                'TEpK1aWkjDue6j8reeeMqG7hdJ5tRytyAF', 'completed', n % 1000 = 1
+           FROM generate_series(1, 5000) n",
+    ];
+    for statement in seeding {
+        sqlx::query(statement)
+            .bind(app.merchant_id)
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+    }
+    sqlx::query("ANALYZE deposits, withdrawals")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let explained = |sql: &str| format!("EXPLAIN (FORMAT JSON) {sql}");
+    let plans: [Value; 3] = [
+        sqlx::query_scalar(sqlx::AssertSqlSafe(explained(backlog::BACKLOG)))
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap(),
+        sqlx::query_scalar(sqlx::AssertSqlSafe(explained(
+            polling::AWAITING_CONFIRMATIONS,
+        )))
+        .bind("udun-main")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap(),
+        sqlx::query_scalar(sqlx::AssertSqlSafe(explained(
+            withdrawals::NEEDING_ATTENTION,
+        )))
+        .bind(1800.0_f64)
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap(),
+    ];
+    let indexes: [&[&str]; 3] = [
+        &[
+            "deposits_needing_review",
+            "deposits_awaiting_confirmation",
+            "withdrawals_needing_review",
+        ],
+        &["deposits_awaiting_confirmation"],
+        &["withdrawals_needing_review"],
+    ];
+    for (plan, indexes) in plans.iter().zip(indexes) {
+        let scans = sequential_scans(plan);
+        assert!(
+            !scans.iter().any(|t| t == "deposits" || t == "withdrawals"),
+            "{plan:#}"
+        );
+        for index in indexes {
+            assert!(plan.to_string().contains(index), "{index}\n{plan:#}");
+        }
     }
 }
 

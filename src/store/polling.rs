@@ -93,16 +93,18 @@ pub async fn set_cursor(
     Ok(())
 }
 
+/// [`deposits_awaiting_confirmations`]: `$1` the account.
+pub const AWAITING_CONFIRMATIONS: &str =
+    "SELECT * FROM deposits WHERE account_id = $1 AND state = 'detected' AND block_height IS NOT NULL
+     ORDER BY created_at LIMIT 1000";
+
 /// Deposits still waiting for confirmations, with the height they were mined at.
 pub async fn deposits_awaiting_confirmations(
     pool: &PgPool,
     account_id: &str,
 ) -> Result<Vec<DepositRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT * FROM deposits WHERE account_id = $1 AND state = 'detected' AND block_height IS NOT NULL
-         ORDER BY created_at LIMIT 1000",
-    )
-    .bind(account_id)
-    .fetch_all(pool)
-    .await
+    sqlx::query_as(AWAITING_CONFIRMATIONS)
+        .bind(account_id)
+        .fetch_all(pool)
+        .await
 }

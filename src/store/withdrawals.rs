@@ -256,21 +256,22 @@ pub async fn flag_for_review_by_request_id(
     Ok(())
 }
 
+/// [`list_needing_attention`]: `$1` the seconds after which an open withdrawal is stale.
+pub const NEEDING_ATTENTION: &str = "SELECT * FROM withdrawals
+     WHERE needs_review
+        OR (state IN ('accepted', 'unknown', 'submitted', 'approved', 'broadcast')
+            AND updated_at < now() - make_interval(secs => $1))
+     ORDER BY updated_at LIMIT 500";
+
 /// Withdrawals an operator should look at: flagged, or not terminal for longer than `stale_after`.
 pub async fn list_needing_attention(
     pool: &PgPool,
     stale_after_secs: i64,
 ) -> Result<Vec<WithdrawalRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT * FROM withdrawals
-         WHERE needs_review
-            OR (state IN ('accepted', 'unknown', 'submitted', 'approved', 'broadcast')
-                AND updated_at < now() - make_interval(secs => $1))
-         ORDER BY updated_at LIMIT 500",
-    )
-    .bind(stale_after_secs as f64)
-    .fetch_all(pool)
-    .await
+    sqlx::query_as(NEEDING_ATTENTION)
+        .bind(stale_after_secs as f64)
+        .fetch_all(pool)
+        .await
 }
 
 /// Claims withdrawals due for another submission: `accepted` or `unknown`, untouched for
