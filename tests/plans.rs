@@ -7,7 +7,7 @@ mod common;
 use common::TestApp;
 use custody_gateway::store::callbacks;
 use custody_gateway::store::deposits::{self, DepositFilter};
-use custody_gateway::store::{backlog, polling, webhooks, withdrawals};
+use custody_gateway::store::{backlog, polling, treasury, webhooks, withdrawals};
 use serde_json::Value;
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 
@@ -315,6 +315,26 @@ async fn the_few_rows_waiting_or_flagged_are_read_through_indexes_of_their_own()
             assert!(plan.to_string().contains(index), "{index}\n{plan:#}");
         }
     }
+}
+
+#[tokio::test]
+async fn an_accounts_sweeps_are_listed_through_an_index() {
+    let app = TestApp::spawn().await;
+    let mut conn = planner(&app).await;
+    let plan: Value = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "EXPLAIN (FORMAT JSON) {}",
+        treasury::SWEEPS
+    )))
+    .bind("ubao-main")
+    .bind(500_i64)
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap();
+    assert!(sequential_scans(&plan).is_empty(), "{plan:#}");
+    assert!(
+        plan.to_string().contains("sweeps_account_created"),
+        "{plan:#}"
+    );
 }
 
 #[tokio::test]

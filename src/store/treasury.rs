@@ -176,12 +176,17 @@ pub async fn insert_ops_sweep(
     .await
 }
 
+/// [`list_sweeps`]: `$1` the account, `$2` the limit.
+pub const SWEEPS: &str =
+    "SELECT * FROM sweeps WHERE account_id = $1 ORDER BY created_at DESC LIMIT $2";
+
+/// An account's sweeps, newest first.
 pub async fn list_sweeps(
     pool: &PgPool,
     account_id: &str,
     limit: i64,
 ) -> Result<Vec<SweepRow>, sqlx::Error> {
-    sqlx::query_as("SELECT * FROM sweeps WHERE account_id = $1 ORDER BY created_at DESC LIMIT $2")
+    sqlx::query_as(SWEEPS)
         .bind(account_id)
         .bind(limit)
         .fetch_all(pool)
