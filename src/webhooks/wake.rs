@@ -152,6 +152,16 @@ mod tests {
             .is_ok()
     }
 
+    /// The first worker found holding a wake-up (which is taken).
+    async fn first_woken(workers: &[Arc<Notify>]) -> Option<usize> {
+        for (i, worker) in workers.iter().enumerate() {
+            if woken(worker).await {
+                return Some(i);
+            }
+        }
+        None
+    }
+
     /// Commits wake one worker, not all: the others would each run a claim query for the few
     /// notifications the first one takes.
     #[tokio::test]
@@ -166,17 +176,28 @@ mod tests {
         for round in 0..2 {
             wake.committed();
             wake.committed();
+            // The wake-up comes once the commits are gathered, and after the previous round's
+            // `NOTIFY`, which may first wait for a connection: wait for it, however long that is.
+            let waiting = tokio::time::Instant::now();
+            let first = loop {
+                if let Some(first) = first_woken(&workers).await {
+                    break first;
+                }
+                assert!(
+                    waiting.elapsed() < Duration::from_secs(10),
+                    "round {round}: no worker woken"
+                );
+            };
+            assert_eq!(first, round, "in turn");
             tokio::time::sleep(GATHER * 5).await;
-            let mut woken_now = Vec::new();
+            let mut others = Vec::new();
             for worker in &workers {
-                woken_now.push(woken(worker).await);
+                others.push(woken(worker).await);
             }
-            assert_eq!(
-                woken_now.iter().filter(|w| **w).count(),
-                1,
-                "round {round}: {woken_now:?}"
+            assert!(
+                others.iter().all(|w| !w),
+                "round {round}: one worker only: {others:?}"
             );
-            assert!(woken_now[round], "in turn: {woken_now:?}");
         }
         stop.send(true).unwrap();
         announcing.await.unwrap();
