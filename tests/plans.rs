@@ -220,19 +220,31 @@ async fn callbacks_are_listed_through_indexes_for_one_account_or_all() {
         .await
         .unwrap();
     let all = ["udun-main", "chainup-main"];
-    let cases: [(&[&str], _, _); 4] = [
-        (&all, None, "provider_callbacks_account_received"),
-        (&all[..1], None, "provider_callbacks_account_received"),
-        (&all, Some(false), "provider_callbacks_unverified"),
-        (&all[..1], Some(false), "provider_callbacks_unverified"),
+    let cases: [(&[&str], _, _, _); 6] = [
+        (&all, None, None, "provider_callbacks_account_received"),
+        (&all[..1], None, None, "provider_callbacks_account_received"),
+        (&all, None, Some(false), "provider_callbacks_unverified"),
+        (
+            &all[..1],
+            None,
+            Some(false),
+            "provider_callbacks_unverified",
+        ),
+        (&all, Some("rejected"), None, "provider_callbacks_refused"),
+        (
+            &all[..1],
+            Some("limited"),
+            None,
+            "provider_callbacks_refused",
+        ),
     ];
-    for (accounts, verified, index) in cases {
+    for (accounts, outcome, verified, index) in cases {
         let plan = explain(
             &mut conn,
             callbacks::callbacks_listing(
                 "EXPLAIN (FORMAT JSON) SELECT c.*",
                 accounts,
-                None,
+                outcome,
                 verified,
                 100,
             ),

@@ -8,6 +8,9 @@ use uuid::Uuid;
 /// The outcome of nearly every event, which `provider_events_unapplied` leaves out.
 const APPLIED: &str = "applied";
 
+/// The outcomes of the few callbacks `provider_callbacks_refused` holds.
+const REFUSED: [&str; 2] = ["rejected", "limited"];
+
 pub struct NewCallback<'a> {
     pub id: Uuid,
     pub account_id: &'a str,
@@ -174,8 +177,8 @@ pub async fn list_callbacks(
 }
 
 /// [`list_callbacks`] after `select` (of `c`): each account's newest, read from its index
-/// (`provider_callbacks_account_received`, or `provider_callbacks_unverified` for the unverified
-/// ones), merged, so that no listing walks the table.
+/// (`provider_callbacks_account_received`; the unverified and the refused ones from their own),
+/// merged, so that no listing walks the table.
 pub fn callbacks_listing(
     select: &str,
     accounts: &[&str],
@@ -191,6 +194,10 @@ pub fn callbacks_listing(
         .push(" WHERE account_id = a.id");
     if let Some(outcome) = outcome {
         query.push(" AND outcome = ").push_bind(outcome.to_owned());
+        if REFUSED.contains(&outcome) {
+            // Said outright, so that a generic plan can use the index of the refused ones.
+            query.push(" AND outcome IN ('rejected', 'limited')");
+        }
     }
     match verified {
         Some(true) => query.push(" AND verified"),
