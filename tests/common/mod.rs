@@ -388,7 +388,7 @@ contract = "0x55d398326f99059ff775485246999027b3197955"
 pub fn settings(database_url: &str, chainup_base_url: &str, options: &TestOptions) -> Settings {
     Settings::from_toml(&settings_toml(
         database_url,
-        "http://unused",
+        "http://127.0.0.1:9",
         chainup_base_url,
         options,
     ))
@@ -431,7 +431,7 @@ impl TestApp {
         // The simulator only needs the account's merchant id and key, which do not depend on URLs.
         let sim_settings = Settings::from_toml(&settings_toml(
             &database_url,
-            "http://unused",
+            "http://127.0.0.1:9",
             "sim",
             &options,
         ))
