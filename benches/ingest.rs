@@ -96,13 +96,37 @@ async fn start_baseline(pool: PgPool) -> String {
     url
 }
 
-fn describe(round: &IngestRound) -> String {
+/// Where PostgreSQL's write-ahead log has been written to, in bytes: what a round wrote is the
+/// change over it (the whole server's, which nothing else writes to meanwhile).
+async fn wal_written(pool: &PgPool) -> i64 {
+    sqlx::query_scalar("SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::int8")
+        .fetch_one(pool)
+        .await
+        .expect("the WAL position")
+}
+
+/// Posts `forms` to `target` and says how much WAL the round wrote per callback, in kB.
+async fn measured_round(
+    http: &reqwest::Client,
+    pool: &PgPool,
+    target: &str,
+    forms: Vec<String>,
+    concurrency: usize,
+) -> (IngestRound, f64) {
+    let before = wal_written(pool).await;
+    let round = post_callbacks(http, target, forms, concurrency).await;
+    let wal_kb = (wal_written(pool).await - before) as f64 / 1e3 / round.sent as f64;
+    (round, wal_kb)
+}
+
+fn describe((round, wal_kb): &(IngestRound, f64)) -> String {
     format!(
-        "{:>6.0}/s  p50 {:>5.1} ms  p99 {:>5.1} ms  cpu {:>4.2} ms",
+        "{:>6.0}/s  p50 {:>5.1} ms  p99 {:>5.1} ms  cpu {:>4.2} ms  wal {:>4.1} kB",
         round.per_second(),
         round.at(0.50).as_secs_f64() * 1e3,
         round.at(0.99).as_secs_f64() * 1e3,
-        round.cpu_ms_per_callback().unwrap_or(f64::NAN)
+        round.cpu_ms_per_callback().unwrap_or(f64::NAN),
+        wal_kb
     )
 }
 
@@ -133,9 +157,9 @@ async fn main() {
         for concurrency in [8, 32] {
             // The same signed callbacks for both; each gateway round gets deposits of its own.
             let forms = held_callbacks(&http, &url, &addresses, deposits).await;
-            let base = post_callbacks(&http, &baseline, forms.clone(), concurrency).await;
+            let base = measured_round(&http, &pool, &baseline, forms.clone(), concurrency).await;
             let before = group_histograms(&http, &url).await;
-            let ours = post_callbacks(&http, &gateway_target, forms, concurrency).await;
+            let ours = measured_round(&http, &pool, &gateway_target, forms, concurrency).await;
             let groups = Groups::between(before, group_histograms(&http, &url).await);
             println!(
                 "round {} c{concurrency:<2}  baseline {}   gateway {} (groups of {:.1}, {:.2} ms each)   ratio {:.2}",
@@ -144,7 +168,7 @@ async fn main() {
                 describe(&ours),
                 groups.size,
                 groups.statement_ms,
-                ours.per_second() / base.per_second()
+                ours.0.per_second() / base.0.per_second()
             );
             results.push((concurrency, base, ours, groups));
         }
@@ -165,23 +189,28 @@ async fn main() {
     println!(
         "callbacks per round: {} ({deposits} deposits, a fifth sent twice); cpu: the whole \
          machine's busy time per callback (load, server, PostgreSQL); ms each: a group stored as \
-         one statement, from planning to commit, which a callback waits out before its answer",
-        results[0].1.sent
+         one statement, from planning to commit, which a callback waits out before its answer; wal: \
+         what PostgreSQL wrote to its log per callback, which each commit waits to flush",
+        results[0].1.0.sent
     );
     println!("stored: {stored} deposits, {notices} deposit.confirmed notifications");
     println!("exactly once: {}", if exact { "yes" } else { "NO" });
     let summary: Vec<_> = results
         .iter()
-        .map(|(concurrency, base, ours, groups)| {
-            json!({ "concurrency": concurrency, "baseline_per_s": base.per_second().round(),
+        .map(
+            |(concurrency, (base, base_wal_kb), (ours, wal_kb), groups)| {
+                json!({ "concurrency": concurrency, "baseline_per_s": base.per_second().round(),
                     "gateway_per_s": ours.per_second().round(),
                     "gateway_p99_ms": ours.at(0.99).as_secs_f64() * 1e3,
                     "baseline_cpu_ms_per_callback": base.cpu_ms_per_callback(),
                     "gateway_cpu_ms_per_callback": ours.cpu_ms_per_callback(),
                     "gateway_group_size": groups.size,
                     "gateway_group_statement_ms": groups.statement_ms,
+                    "baseline_wal_kb_per_callback": base_wal_kb,
+                    "gateway_wal_kb_per_callback": wal_kb,
                     "ratio": ours.per_second() / base.per_second() })
-        })
+            },
+        )
         .collect();
     println!(
         "{}",
