@@ -105,18 +105,26 @@ async fn wal_written(pool: &PgPool) -> i64 {
         .expect("the WAL position")
 }
 
-/// Posts `forms` to `target` and says how much WAL the round wrote per callback, in kB.
-async fn measured_round(
-    http: &reqwest::Client,
-    pool: &PgPool,
-    target: &str,
-    forms: Vec<String>,
-    concurrency: usize,
-) -> (IngestRound, f64) {
-    let before = wal_written(pool).await;
-    let round = post_callbacks(http, target, forms, concurrency).await;
-    let wal_kb = (wal_written(pool).await - before) as f64 / 1e3 / round.sent as f64;
-    (round, wal_kb)
+/// One side's round: its load, and the WAL it wrote per callback (kB).
+struct Side {
+    load: IngestRound,
+    wal_kb: f64,
+}
+
+impl Side {
+    /// Posts `forms` to `target`, `concurrency` at once.
+    async fn run(
+        http: &reqwest::Client,
+        pool: &PgPool,
+        target: &str,
+        forms: Vec<String>,
+        concurrency: usize,
+    ) -> Side {
+        let before = wal_written(pool).await;
+        let load = post_callbacks(http, target, forms, concurrency).await;
+        let wal_kb = (wal_written(pool).await - before) as f64 / 1e3 / load.sent as f64;
+        Side { load, wal_kb }
+    }
 }
 
 /// The median of `values` (the mean of the middle two when they are even), the least and the most.
@@ -131,7 +139,12 @@ fn spread(mut values: Vec<f64>) -> (f64, f64, f64) {
     (median, values[0], values[values.len() - 1])
 }
 
-fn describe((round, wal_kb): &(IngestRound, f64)) -> String {
+fn describe(
+    Side {
+        load: round,
+        wal_kb,
+    }: &Side,
+) -> String {
     format!(
         "{:>6.0}/s  p50 {:>5.1} ms  p99 {:>5.1} ms  cpu {:>4.2} ms  wal {:>4.1} kB",
         round.per_second(),
@@ -169,9 +182,9 @@ async fn main() {
         for concurrency in [8, 32] {
             // The same signed callbacks for both; each gateway round gets deposits of its own.
             let forms = held_callbacks(&http, &url, &addresses, deposits).await;
-            let base = measured_round(&http, &pool, &baseline, forms.clone(), concurrency).await;
+            let base = Side::run(&http, &pool, &baseline, forms.clone(), concurrency).await;
             let before = group_histograms(&http, &url).await;
-            let ours = measured_round(&http, &pool, &gateway_target, forms, concurrency).await;
+            let ours = Side::run(&http, &pool, &gateway_target, forms, concurrency).await;
             let groups = Groups::between(before, group_histograms(&http, &url).await);
             println!(
                 "round {} c{concurrency:<2}  baseline {}   gateway {} (groups of {:.1}, {:.2} ms each)   ratio {:.2}",
@@ -180,7 +193,7 @@ async fn main() {
                 describe(&ours),
                 groups.size,
                 groups.statement_ms,
-                ours.0.per_second() / base.0.per_second()
+                ours.load.per_second() / base.load.per_second()
             );
             results.push((concurrency, base, ours, groups));
         }
@@ -203,7 +216,7 @@ async fn main() {
          machine's busy time per callback (load, server, PostgreSQL); ms each: a group stored as \
          one statement, from planning to commit, which a callback waits out before its answer; wal: \
          what PostgreSQL wrote to its log per callback, which each commit waits to flush",
-        results[0].1.0.sent
+        results[0].1.load.sent
     );
     // Rounds move by a fifth or more on a shared machine: the median says more than any one.
     let mut medians = serde_json::Map::new();
@@ -211,7 +224,7 @@ async fn main() {
         let ratios: Vec<f64> = results
             .iter()
             .filter(|r| r.0 == concurrency)
-            .map(|(_, base, ours, _)| ours.0.per_second() / base.0.per_second())
+            .map(|(_, base, ours, _)| ours.load.per_second() / base.load.per_second())
             .collect();
         let (median, low, high) = spread(ratios);
         println!(
@@ -223,20 +236,18 @@ async fn main() {
     println!("exactly once: {}", if exact { "yes" } else { "NO" });
     let summary: Vec<_> = results
         .iter()
-        .map(
-            |(concurrency, (base, base_wal_kb), (ours, wal_kb), groups)| {
-                json!({ "concurrency": concurrency, "baseline_per_s": base.per_second().round(),
-                    "gateway_per_s": ours.per_second().round(),
-                    "gateway_p99_ms": ours.at(0.99).as_secs_f64() * 1e3,
-                    "baseline_cpu_ms_per_callback": base.cpu_ms_per_callback(),
-                    "gateway_cpu_ms_per_callback": ours.cpu_ms_per_callback(),
+        .map(|(concurrency, base, ours, groups)| {
+            json!({ "concurrency": concurrency, "baseline_per_s": base.load.per_second().round(),
+                    "gateway_per_s": ours.load.per_second().round(),
+                    "gateway_p99_ms": ours.load.at(0.99).as_secs_f64() * 1e3,
+                    "baseline_cpu_ms_per_callback": base.load.cpu_ms_per_callback(),
+                    "gateway_cpu_ms_per_callback": ours.load.cpu_ms_per_callback(),
                     "gateway_group_size": groups.size,
                     "gateway_group_statement_ms": groups.statement_ms,
-                    "baseline_wal_kb_per_callback": base_wal_kb,
-                    "gateway_wal_kb_per_callback": wal_kb,
-                    "ratio": ours.per_second() / base.per_second() })
-            },
-        )
+                    "baseline_wal_kb_per_callback": base.wal_kb,
+                    "gateway_wal_kb_per_callback": ours.wal_kb,
+                    "ratio": ours.load.per_second() / base.load.per_second() })
+        })
         .collect();
     println!(
         "{}",
